@@ -1,0 +1,31 @@
+// OpenBLAS kernel selection. Debian's OpenBLAS 0.3.21 does not know recent CPUs and falls back
+// to its slowest ("Prescott") kernels; this picks the right ones through OPENBLAS_CORETYPE
+// before libtorch (and so OpenBLAS) is loaded, after a self-test of a matrix product.
+#pragma once
+#include <string>
+
+namespace arioso {
+
+/// What configure_openblas() found and did.
+struct BlasChoice {
+  std::string library;        ///< the BLAS shared library that answered, "" if none found
+  std::string detected_core;  ///< core name OpenBLAS chose by itself ("Prescott", "SkylakeX", ...)
+  std::string cpu_model;      ///< /proc/cpuinfo "model name"
+  std::string preset_env;     ///< OPENBLAS_CORETYPE found in the environment ("" if unset)
+  std::string chosen;         ///< value we set, "" if we set nothing
+  bool self_test_ok = false;
+  double baseline_gflops = 0; ///< single-thread sgemm speed of OpenBLAS's own choice (0 = not measured)
+  double chosen_gflops = 0;   ///< the same for the kernels we chose  ///< the chosen kernels computed a product within tolerance
+  std::string note;           ///< one line of explanation
+};
+
+/// Detects OpenBLAS's core and, if it fell back to generic kernels on a CPU with AVX2 or
+/// AVX-512, sets OPENBLAS_CORETYPE for this process after checking the better kernels in a
+/// child process. Never overrides an OPENBLAS_CORETYPE that is already set. Call before any
+/// BLAS is loaded. Never throws.
+BlasChoice configure_openblas();
+
+/// The outcome of the last configure_openblas() call (or an empty choice).
+const BlasChoice& last_blas_choice();
+
+}  // namespace arioso

@@ -1,0 +1,107 @@
+// See prepare.h.
+#include "data/prepare.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "midi/notes.h"
+#include "music/remi.h"
+
+namespace arioso::data {
+
+PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const PrepareOptions& opt, const ProgressFn& progress) {
+  opt.tokenizer.validate();
+  if (opt.valid_fraction < 0 || opt.test_fraction < 0 || opt.valid_fraction + opt.test_fraction >= 1) {
+    throw ConfigError("--valid-fraction and --test-fraction must be >= 0 and sum to less than 1");
+  }
+  PrepareResult r;
+  std::vector<std::string> files = find_midi_files(inputs);
+  r.files_found = files.size();
+  struct Raw {
+    std::string path;
+    std::uint64_t hash;
+    float seconds;
+    std::vector<std::string> tokens;
+  };
+  std::vector<Raw> raws;
+  std::set<std::uint64_t> hashes;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i];
+    if (progress) progress({"prepare", static_cast<std::int64_t>(i), static_cast<std::int64_t>(files.size()), "files", "", false});
+    try {
+      std::vector<std::uint8_t> bytes = read_file_bytes(path);
+      std::uint64_t h = fnv1a64(bytes.data(), bytes.size());
+      midi::ReadOptions ro;
+      ro.path = path;
+      midi::MidiFile f = midi::read_midi(bytes, ro);
+      ++r.files_read;
+      if (!hashes.insert(h).second) {
+        r.skipped.push_back({path, "same content as a file already in the corpus"});
+        continue;
+      }
+      auto tokens = music::tokenize(f, opt.tokenizer);
+      if (tokens.empty()) {
+        r.skipped.push_back({path, "no notes in the selected parts (--parts " + opt.tokenizer.parts + ")"});
+        continue;
+      }
+      float sec = static_cast<float>(midi::TempoMap(f).seconds(midi::length_ticks(f)));
+      raws.push_back({path, h, sec, std::move(tokens)});
+    } catch (const Error& e) {
+      r.skipped.push_back({path, e.what()});
+    }
+  }
+  if (progress) progress({"prepare", static_cast<std::int64_t>(files.size()), static_cast<std::int64_t>(files.size()), "files", "", true});
+  if (raws.empty()) {
+    std::string why = files.empty() ? "no .mid or .midi files found" : "no file gave any token";
+    for (std::size_t i = 0; i < r.skipped.size() && i < 3; ++i) why += "\n  " + r.skipped[i].error;
+    throw Error(fmt::format("nothing to prepare: {}", why));
+  }
+  Corpus& c = r.corpus;
+  c.tokenizer = opt.tokenizer;
+  if (opt.tokenizer.name == "remi") {
+    c.vocab = music::Vocab::for_remi();
+  } else {
+    std::set<std::string> all;  // the tutorial's sorted(set(notes))
+    for (const auto& raw : raws) all.insert(raw.tokens.begin(), raw.tokens.end());
+    c.vocab = music::Vocab(std::vector<std::string>(all.begin(), all.end()));
+  }
+  if (c.vocab.size() > 65535) throw Error(fmt::format("vocabulary of {} tokens is too large for the corpus format", c.vocab.size()));
+  for (auto& raw : raws) {
+    Piece p;
+    p.source = raw.path;
+    p.content_hash = raw.hash;
+    p.seconds = raw.seconds;
+    p.split = split_for_hash(raw.hash, opt.valid_fraction, opt.test_fraction);
+    p.tokens.reserve(raw.tokens.size());
+    for (const auto& t : raw.tokens) p.tokens.push_back(static_cast<std::uint16_t>(c.vocab.id(t)));
+    r.minutes += raw.seconds / 60.0;
+    c.pieces.push_back(std::move(p));
+  }
+  // Small folders: make sure a requested held-out split is not empty (the piece with the
+  // smallest hash goes there, so the choice is still independent of file order).
+  auto ensure = [&](Split s, double fraction) {
+    if (fraction <= 0 || c.piece_count(s) > 0 || c.piece_count(Split::kTrain) < 2) return;
+    Piece* pick = nullptr;
+    for (auto& p : c.pieces) {
+      if (p.split == Split::kTrain && (!pick || p.content_hash < pick->content_hash)) pick = &p;
+    }
+    pick->split = s;
+  };
+  ensure(Split::kValid, opt.valid_fraction);
+  ensure(Split::kTest, opt.test_fraction);
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const auto& s : r.skipped) skipped.push_back({{"file", s.file}, {"error", s.error}});
+  c.meta = {{"inputs", inputs},
+            {"valid_fraction", opt.valid_fraction},
+            {"test_fraction", opt.test_fraction},
+            {"files_read", r.files_read},
+            {"files_skipped", skipped}};
+  return r;
+}
+
+}  // namespace arioso::data

@@ -1,0 +1,131 @@
+// See analyze.h.
+#include "eval/analyze.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "data/corpus.h"
+#include "midi/midi_file.h"
+
+namespace arioso::eval {
+
+PieceSet load_midi_set(const std::vector<std::string>& inputs, const std::string& parts) {
+  PieceSet set;
+  auto sel = music::parse_part_selection(parts);
+  for (const auto& f : find_midi_files(inputs)) {
+    try {
+      auto file = midi::read_midi_file(f);
+      AnalyzedPiece p;
+      p.file = f;
+      p.score = music::select_parts(music::score_from_midi(file), sel);
+      set.pieces.push_back(std::move(p));
+    } catch (const Error& e) {
+      set.skipped.emplace_back(f, e.what());
+    }
+  }
+  add_metrics(set);
+  return set;
+}
+
+PieceSet load_corpus_set(const std::string& path) {
+  PieceSet set;
+  data::Corpus c = data::read_corpus(path);
+  for (const auto& piece : c.pieces) {
+    std::vector<std::string> tokens;
+    for (auto t : piece.tokens) tokens.push_back(c.vocab.token(t));
+    AnalyzedPiece p;
+    p.file = piece.source;
+    try {
+      p.score = music::detokenize(tokens, c.tokenizer);
+    } catch (const Error& e) {
+      set.skipped.emplace_back(piece.source, e.what());
+      continue;
+    }
+    set.pieces.push_back(std::move(p));
+  }
+  add_metrics(set);
+  return set;
+}
+
+void add_metrics(PieceSet& set) {
+  for (auto& p : set.pieces) {
+    p.metrics = compute_metrics(p.score);
+    p.onsets = onsets(p.score);
+  }
+}
+
+static nlohmann::json number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+static nlohmann::json summary(const std::vector<double>& values) {
+  double sum = 0, n = 0;
+  for (double v : values) if (!std::isnan(v)) sum += v, ++n;
+  if (n == 0) return {{"mean", nullptr}, {"std", nullptr}, {"n", 0}};
+  double mean = sum / n, var = 0;
+  for (double v : values) if (!std::isnan(v)) var += (v - mean) * (v - mean);
+  return {{"mean", mean}, {"std", std::sqrt(var / n)}, {"n", static_cast<int>(n)}};
+}
+
+nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
+  using nlohmann::json;
+  json out;
+  CopyIndex index;
+  if (ref) {
+    for (const auto& p : ref->pieces) {
+      std::vector<std::uint64_t> sym;
+      for (const auto& o : p.onsets) sym.push_back(o.symbol);
+      index.add_piece(sym);
+    }
+  }
+  json pieces = json::array();
+  std::vector<double> longest, n4, n8, n16;
+  for (const auto& p : gen.pieces) {
+    json j{{"file", p.file}, {"notes", p.score.notes.size()}, {"onsets", p.onsets.size()}};
+    for (const auto& name : metric_names()) j[name] = number(p.metrics.at(name));
+    if (ref) {
+      CopyReport r = index.longest_copy(p.onsets);
+      std::vector<std::uint64_t> sym;
+      for (const auto& o : p.onsets) sym.push_back(o.symbol);
+      double a = novel_ngram_share(sym, index, 4), b = novel_ngram_share(sym, index, 8), c = novel_ngram_share(sym, index, 16);
+      j["originality"] = {{"longest_copy_onsets", r.longest_onsets},
+                          {"longest_copy_seconds", r.longest_seconds},
+                          {"longest_copy_from", r.piece >= 0 ? json(ref->pieces[static_cast<std::size_t>(r.piece)].file) : json(nullptr)},
+                          {"novel_4gram_share", a},
+                          {"novel_8gram_share", b},
+                          {"novel_16gram_share", c}};
+      longest.push_back(static_cast<double>(r.longest_onsets));
+      n4.push_back(a);
+      n8.push_back(b);
+      n16.push_back(c);
+    }
+    pieces.push_back(j);
+  }
+  out["pieces"] = pieces;
+  json skipped = json::array();
+  for (auto& [f, e] : gen.skipped) skipped.push_back({{"file", f}, {"error", e}});
+  out["skipped"] = skipped;
+  json g, r, overlap;
+  for (const auto& name : metric_names()) {
+    std::vector<double> a, b;
+    for (const auto& p : gen.pieces) a.push_back(p.metrics.at(name));
+    g[name] = summary(a);
+    if (ref) {
+      for (const auto& p : ref->pieces) b.push_back(p.metrics.at(name));
+      r[name] = summary(b);
+      overlap[name] = number(overlapping_area(b, a));
+    }
+  }
+  if (ref) {
+    g["longest_copy_onsets"] = summary(longest);
+    g["novel_4gram_share"] = summary(n4);
+    g["novel_8gram_share"] = summary(n8);
+    g["novel_16gram_share"] = summary(n16);
+    out["reference"] = r;
+    out["overlap"] = overlap;
+    out["reference_pieces"] = ref->pieces.size();
+  }
+  out["generated"] = g;
+  return out;
+}
+
+}  // namespace arioso::eval

@@ -1,0 +1,88 @@
+// Tokenizer dispatch and vocabulary; see tokenizer.h.
+#include "music/tokenizer.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "music/classic.h"
+#include "music/remi.h"
+
+namespace arioso::music {
+
+nlohmann::json TokenizerConfig::to_json() const {
+  nlohmann::json j{{"name", name}, {"parts", parts}};
+  if (name == "classic") j["compat"] = compat_music21 ? "music21" : "none";
+  if (name == "remi") {
+    j["grid_per_quarter"] = RemiSettings::kGrid;
+    j["pitch_range"] = {RemiSettings::kMinPitch, RemiSettings::kMaxPitch};
+    j["velocity_bins"] = RemiSettings::kVelocityBins;
+    j["durations"] = remi_durations();
+    j["tempos"] = remi_tempos();
+  }
+  return j;
+}
+
+TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
+  TokenizerConfig c;
+  try {
+    c.name = j.at("name").get<std::string>();
+    c.parts = j.value("parts", "pitched");
+    c.compat_music21 = j.value("compat", "none") == "music21";
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(fmt::format("tokenizer settings: {}", e.what()));
+  }
+  c.validate();
+  return c;
+}
+
+void TokenizerConfig::validate() const {
+  if (name != "remi" && name != "classic") throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi or classic)", name));
+  if (compat_music21 && name != "classic") throw ConfigError("--compat music21 needs --tokenizer classic");
+  parse_part_selection(parts);
+}
+
+std::vector<std::string> tokenize(const midi::MidiFile& file, const TokenizerConfig& config) {
+  if (config.name == "classic" && config.compat_music21) return classic_tokens_music21(file);
+  Score s = select_parts(score_from_midi(file), parse_part_selection(config.parts));
+  if (config.name == "classic") return classic_tokens(s);
+  return remi_encode(s);
+}
+
+Score detokenize(const std::vector<std::string>& tokens, const TokenizerConfig& config) {
+  if (config.name == "classic") return classic_decode(tokens);
+  return remi_decode(tokens);
+}
+
+bool supports_transposition(const TokenizerConfig& config) { return config.name == "remi"; }
+
+Vocab::Vocab(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    if (!ids_.emplace(tokens_[i], static_cast<int>(i)).second) throw FormatError(fmt::format("vocabulary lists '{}' twice", tokens_[i]));
+  }
+}
+
+Vocab Vocab::for_remi() { return Vocab(remi_vocabulary()); }
+
+std::optional<int> Vocab::find(const std::string& token) const {
+  auto it = ids_.find(token);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+int Vocab::id(const std::string& token) const {
+  auto it = ids_.find(token);
+  if (it == ids_.end()) throw Error(fmt::format("token '{}' is not in the vocabulary ({} tokens)", token, tokens_.size()));
+  return it->second;
+}
+
+std::uint64_t Vocab::hash() const {
+  std::uint64_t h = fnv1a64("", 0);
+  for (const auto& t : tokens_) {
+    h = fnv1a64(t.data(), t.size(), h);
+    h = fnv1a64("\n", 1, h);
+  }
+  return h;
+}
+
+}  // namespace arioso::music

@@ -1,0 +1,55 @@
+// One entry point for both tokenizers: configuration (saved with corpora and checkpoints),
+// MIDI -> token strings, token strings -> Score, and the vocabulary (token <-> id).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "midi/midi_file.h"
+#include "music/score.h"
+
+namespace arioso::music {
+
+struct TokenizerConfig {
+  std::string name = "remi";   ///< "remi" or "classic"
+  bool compat_music21 = false; ///< classic only: reproduce music21 5.x exactly
+  std::string parts = "pitched";  ///< --parts (ignored by the music21 reading, which has its own rule)
+  nlohmann::json to_json() const;
+  /// Throws ConfigError for an unknown tokenizer or bad settings.
+  static TokenizerConfig from_json(const nlohmann::json& j);
+  void validate() const;
+};
+
+/// Token strings of a file under `config`.
+std::vector<std::string> tokenize(const midi::MidiFile& file, const TokenizerConfig& config);
+/// Music of a token sequence; throws Error naming the first bad token.
+Score detokenize(const std::vector<std::string>& tokens, const TokenizerConfig& config);
+/// Whether token sequences can be transposed (remi: yes; classic: no, its vocabulary is closed).
+bool supports_transposition(const TokenizerConfig& config);
+
+/// Token <-> id. REMI's is fixed by its settings; classic's is the corpus's sorted token set
+/// (the tutorial's `sorted(set(notes))`).
+class Vocab {
+ public:
+  Vocab() = default;
+  explicit Vocab(std::vector<std::string> tokens);
+  static Vocab for_remi();
+  int size() const { return static_cast<int>(tokens_.size()); }
+  const std::string& token(int id) const { return tokens_.at(static_cast<std::size_t>(id)); }
+  std::optional<int> find(const std::string& token) const;
+  /// Id of a token; throws Error naming the token if it is not in the vocabulary.
+  int id(const std::string& token) const;
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  /// Stable 64-bit fingerprint of the token list (checkpoints refuse a mismatched vocabulary).
+  std::uint64_t hash() const;
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int> ids_;
+};
+
+}  // namespace arioso::music

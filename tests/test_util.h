@@ -1,0 +1,83 @@
+// Helpers shared by the tests: building MIDI bytes by hand, running reference tools, and
+// finding optional data (../shared, the default corpus) that tests skip cleanly without.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#define EXPECT_THROW_MSG(stmt, type, msg)                     \
+  do {                                                        \
+    try {                                                     \
+      stmt;                                                   \
+      ADD_FAILURE() << "no exception: " #stmt;                \
+    } catch (const type& e) {                                 \
+      EXPECT_EQ(std::string(e.what()), std::string(msg));     \
+    }                                                         \
+  } while (0)
+
+namespace arioso::test {
+
+using Bytes = std::vector<std::uint8_t>;
+
+inline Bytes be32(std::uint32_t v) { return {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)}; }
+
+/// MThd chunk with the given fields.
+inline Bytes header(int format, int ntracks, int division) {
+  Bytes b = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, std::uint8_t(format), 0, std::uint8_t(ntracks),
+             std::uint8_t(division >> 8), std::uint8_t(division)};
+  return b;
+}
+/// MTrk chunk around `body` (length from the body unless `len` is given).
+inline Bytes track(const Bytes& body, long len = -1) {
+  Bytes b = {'M', 'T', 'r', 'k'};
+  Bytes l = be32(len < 0 ? std::uint32_t(body.size()) : std::uint32_t(len));
+  b.insert(b.end(), l.begin(), l.end());
+  b.insert(b.end(), body.begin(), body.end());
+  return b;
+}
+inline Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+/// ../shared next to the checkout, or "" when absent (a user's fresh clone).
+inline std::string shared_dir() {
+  std::filesystem::path p = std::filesystem::path(ARIOSO_SOURCE_DIR) / ".." / "shared";
+  return std::filesystem::exists(p / "SEED.md") ? p.string() : "";
+}
+
+/// Runs a command and returns its stdout; empty on failure.
+inline std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[65536];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+inline bool have_mido() { return std::system("/usr/bin/python3 -c 'import mido' >/dev/null 2>&1") == 0; }
+
+inline std::vector<std::string> default_corpus_dirs() {
+  std::vector<std::string> out;
+  for (const char* d : {"/usr/share/games/simutrans/music", "/usr/share/games/openttd/baseset/openmsx"}) {
+    if (std::filesystem::is_directory(d)) out.push_back(d);
+  }
+  return out;
+}
+
+inline std::string temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("arioso-test-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace arioso::test
