@@ -46,7 +46,7 @@ PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const Prepa
       }
       auto tokens = music::tokenize(f, opt.tokenizer);
       if (tokens.empty()) {
-        r.skipped.push_back({path, "no notes in the selected parts (--parts " + opt.tokenizer.parts + ")"});
+        r.skipped.push_back({path, opt.tokenizer.compat_music21 ? "no tokens (music21 reading)" : "no notes in the selected parts (--parts " + opt.tokenizer.parts + ")"});
         continue;
       }
       float sec = static_cast<float>(midi::TempoMap(f).seconds(midi::length_ticks(f)));

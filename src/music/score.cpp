@@ -37,21 +37,29 @@ std::optional<int> parse_pitch_name(const std::string& s) {
   static const int kBase[] = {9, 11, 0, 2, 4, 5, 7};  // A..G
   char c = s[0];
   if (c < 'A' || c > 'G') return std::nullopt;
-  int pc = kBase[c - 'A'];
-  std::size_t i = 1;
-  while (i < s.size() && (s[i] == '#' || s[i] == '-' || s[i] == 'b')) pc += s[i++] == '#' ? 1 : -1;
-  if (i >= s.size()) return std::nullopt;
-  int octave = 0;
-  try {
-    std::size_t used = 0;
-    octave = std::stoi(s.substr(i), &used);
-    if (used != s.size() - i) return std::nullopt;
-  } catch (...) {
-    return std::nullopt;
+  std::size_t max_acc = 1;
+  while (max_acc < s.size() && (s[max_acc] == '#' || s[max_acc] == '-' || s[max_acc] == 'b')) ++max_acc;
+  // '-' is both music21's flat and an octave's sign ("C-1" is MIDI 0): try the longest run of
+  // accidentals first and keep the reading that spells back the same.
+  std::optional<int> fallback;
+  for (std::size_t i = max_acc; i >= 1; --i) {
+    int pc = kBase[c - 'A'];
+    for (std::size_t k = 1; k < i; ++k) pc += s[k] == '#' ? 1 : -1;
+    if (i >= s.size()) continue;
+    int octave = 0;
+    try {
+      std::size_t used = 0;
+      octave = std::stoi(s.substr(i), &used);
+      if (used != s.size() - i) continue;
+    } catch (...) {
+      continue;
+    }
+    int m = (octave + 1) * 12 + pc;
+    if (m < 0 || m > 127) continue;
+    if (pitch_name(m) == s) return m;
+    if (!fallback) fallback = m;
   }
-  int m = (octave + 1) * 12 + pc;
-  if (m < 0 || m > 127) return std::nullopt;
-  return m;
+  return fallback;
 }
 
 Score score_from_midi(const midi::MidiFile& file) {

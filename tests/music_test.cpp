@@ -1,0 +1,338 @@
+// Scores, the classic tokenizer (against the music21 5.x oracle where ../shared exists), the
+// REMI tokenizer (goldens, bijection on random scores and on every real file, transposition,
+// grammar), corpora on disk and `prepare` of a folder with a broken file.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "data/corpus.h"
+#include "data/prepare.h"
+#include "midi/midi_file.h"
+#include "music/classic.h"
+#include "music/pitch.h"
+#include "music/remi.h"
+#include "music/score.h"
+#include "music/tokenizer.h"
+#include "test_util.h"
+
+using namespace arioso;
+using namespace arioso::test;
+using music::Score;
+
+namespace {
+
+/// A one-track file from (start, end, pitch[, velocity, channel]) notes at `tpq`.
+struct N {
+  std::uint64_t start, end;
+  int pitch;
+  int velocity = 80;
+  int channel = 0;
+};
+midi::MidiFile file_of(const std::vector<N>& notes, int tpq = 480, std::vector<midi::Event> extra = {}) {
+  midi::MidiFile f;
+  f.division.ticks_per_quarter = static_cast<std::uint16_t>(tpq);
+  f.tracks.resize(1);
+  std::vector<std::pair<int, midi::Event>> ev;
+  for (auto& e : extra) ev.emplace_back(0, e);
+  for (const auto& n : notes) {
+    ev.emplace_back(1, midi::make_channel(n.start, 0x90, n.channel, n.pitch, n.velocity));
+    ev.emplace_back(0, midi::make_channel(n.end, 0x80, n.channel, n.pitch, 0));
+  }
+  std::stable_sort(ev.begin(), ev.end(), [](auto& a, auto& b) { return std::tie(a.second.tick, a.first) < std::tie(b.second.tick, b.first); });
+  for (auto& e : ev) f.tracks[0].events.push_back(e.second);
+  return midi::read_midi(midi::write_midi(f));
+}
+
+std::vector<std::string> remi(const midi::MidiFile& f) {
+  music::TokenizerConfig c;
+  return music::tokenize(f, c);
+}
+std::vector<std::string> classic(const midi::MidiFile& f, bool m21 = false) {
+  music::TokenizerConfig c;
+  c.name = "classic";
+  c.compat_music21 = m21;
+  return music::tokenize(f, c);
+}
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& t : v) s += (s.empty() ? "" : " ") + t;
+  return s;
+}
+
+}  // namespace
+
+TEST(Pitch, Names) {
+  EXPECT_EQ(music::pitch_name(60), "C4");
+  EXPECT_EQ(music::pitch_name(63), "E-4");
+  EXPECT_EQ(music::pitch_name(58), "B-3");
+  EXPECT_EQ(music::pitch_name(21), "A0");
+  // From octave 0 up the spelling is unambiguous (below it, music21 writes E natural in octave -1
+  // and E flat in octave 1 both as "E-1").
+  for (int p = 12; p < 128; ++p) EXPECT_EQ(music::parse_pitch_name(music::pitch_name(p)), p);
+  EXPECT_FALSE(music::parse_pitch_name("H4"));
+}
+
+TEST(NormalOrder, ReadmeExamples) {
+  EXPECT_EQ(music::chord_token({60, 64, 67}), "0.4.7");
+  EXPECT_EQ(music::chord_token({57, 60, 64}), "9.0.4");
+  EXPECT_EQ(music::chord_token({55, 59, 62, 65}), "11.2.5.7");
+  EXPECT_EQ(music::chord_token({60, 64, 67, 70}), "4.7.10.0");
+  EXPECT_EQ(music::chord_token({60, 64, 67, 71}), "11.0.4.7");
+  EXPECT_EQ(music::chord_token({60, 61, 62}), "0.1.2");
+  EXPECT_EQ(music::chord_token({50, 62}), "2");
+  EXPECT_EQ(music::chord_token({60, 67}), "7.0");
+  EXPECT_EQ(music::chord_token({53, 55, 60}), "5.7.0");
+  EXPECT_EQ(music::chord_token({64, 68, 72}), "0.4.8");
+  EXPECT_EQ(music::chord_token({60, 63, 66, 69}), "0.3.6.9");
+  EXPECT_EQ(music::chord_token({60, 63, 64, 68}), "8.0.3.4");
+}
+
+TEST(Classic, GoldenConstructedFiles) {
+  // Single notes, a chord, a chord with unequal durations (stays separate), a triplet.
+  auto f = file_of({{0, 480, 60}, {480, 960, 64}, {480, 960, 67}, {960, 1920, 48}, {960, 1440, 55}, {1920, 2080, 62}, {2080, 2240, 63}});
+  EXPECT_EQ(join(classic(f)), "C4 4.7 C3 G3 D4 E-4");
+  EXPECT_EQ(join(classic(f, true)), "C4 4.7 C3 G3 D4 E-4");
+  // Re-strike without note-off: music21 swallows the re-strike, arioso keeps both notes.
+  midi::MidiFile g;
+  g.division.ticks_per_quarter = 480;
+  g.tracks.resize(1);
+  g.tracks[0].events = {midi::make_channel(0, 0x90, 0, 60, 80), midi::make_channel(480, 0x90, 0, 60, 80),
+                        midi::make_channel(960, 0x80, 0, 60, 0), midi::make_channel(960, 0x80, 0, 60, 0)};
+  g = midi::read_midi(midi::write_midi(g));
+  EXPECT_EQ(join(classic(g, true)), "C4");
+  EXPECT_EQ(join(classic(g)), "C4 C4");
+  // Drums: music21 5.x reads them as pitches; arioso's default leaves them out.
+  auto d = file_of({{0, 480, 36, 80, 9}, {0, 480, 60}});
+  EXPECT_EQ(join(classic(d, true)), "0");
+  EXPECT_EQ(join(classic(d)), "C4");
+  // Several program changes at one tick: music21 gives all but the last an empty span, and
+  // parts[0] is the first one's instrument, so nothing is left; arioso's reading keeps the notes.
+  auto p = file_of({{0, 480, 60}, {480, 960, 62}}, 480, {midi::make_channel(0, 0xC0, 0, 40), midi::make_channel(0, 0xC0, 0, 0)});
+  EXPECT_EQ(join(classic(p, true)), "");
+  EXPECT_EQ(join(classic(p)), "C4 D4");
+}
+
+TEST(Classic, DecodeIsTheTutorials) {
+  auto s = music::classic_decode({"C4", "0.4.7", "E-2"});
+  ASSERT_EQ(s.notes.size(), 5u);
+  EXPECT_EQ(s.notes[0].start_tick, 0u);
+  EXPECT_EQ(s.notes[1].start_tick, 240u);  // 0.5 quarter later
+  EXPECT_EQ(s.notes[1].pitch, 60);         // chords in octave 4
+  EXPECT_EQ(s.notes[3].pitch, 67);
+  EXPECT_EQ(s.notes[4].pitch, 39);
+  EXPECT_EQ(s.notes[4].end_tick - s.notes[4].start_tick, 480u);
+  EXPECT_THROW_MSG(music::classic_decode({"C4", "X9"}), Error, "token 1: 'X9' is neither a pitch name nor a chord");
+}
+
+TEST(Classic, Music21OracleOnSeedCorpus) {
+  std::string shared = shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "../shared not present";
+  auto files = find_midi_files({shared + "/data/seed-midi"});
+  std::string cmd = "/usr/bin/python3 " + shared + "/music21/m21v5_tokens.py";
+  for (const auto& f : files) cmd += " '" + f + "'";
+  std::istringstream out(run_capture(cmd));
+  std::string line;
+  std::size_t total = 0, n = 0;
+  while (std::getline(out, line)) {
+    auto j = nlohmann::json::parse(line);
+    auto ours = classic(midi::read_midi_file(j["file"]), true);
+    ASSERT_EQ(ours, j["tokens"].get<std::vector<std::string>>()) << j["file"];
+    total += ours.size();
+    ++n;
+  }
+  EXPECT_EQ(n, files.size());
+  EXPECT_EQ(total, 57177u);
+}
+
+TEST(Remi, GoldenTokens) {
+  // 4/4 at 120 BPM: C4 quarter on beat 1, a C-E-G triad (low to high) on beat 2, a triplet
+  // eighth, a note across the bar line (kept whole: REMI has durations).
+  auto f = file_of({{0, 480, 60, 100}, {480, 960, 67}, {480, 960, 60}, {480, 960, 64}, {960, 1120, 62}, {1760, 2400, 65}});
+  EXPECT_EQ(join(remi(f)),
+            "Bar TimeSig_4/4 Position_0 Tempo_120 Pitch_60 Velocity_103 Duration_12 "
+            "Position_12 Pitch_60 Velocity_87 Duration_12 Pitch_64 Velocity_87 Duration_12 Pitch_67 Velocity_87 Duration_12 "
+            "Position_24 Pitch_62 Velocity_87 Duration_4 Position_44 Pitch_65 Velocity_87 Duration_15");
+  // Overlapping same-pitch notes at one onset: one note, the longest.
+  auto g = file_of({{0, 480, 60}, {0, 960, 60}, {1920 * 2, 1920 * 2 + 240, 72}});
+  EXPECT_EQ(join(remi(g)), "Bar TimeSig_4/4 Position_0 Tempo_120 Pitch_60 Velocity_87 Duration_24 Bar Bar Position_0 Pitch_72 Velocity_87 Duration_6");
+  // 3/4 and a tempo change.
+  auto h = file_of({{0, 480, 60}, {1440, 1920, 62}}, 480, {midi::make_time_signature(0, 3, 4), midi::make_tempo(1440, 1000000)});
+  EXPECT_EQ(join(remi(h)), "Bar TimeSig_3/4 Position_0 Tempo_120 Pitch_60 Velocity_87 Duration_12 Bar Position_0 Tempo_60 Pitch_62 Velocity_87 Duration_12");
+}
+
+static Score random_score(std::mt19937& rng) {
+  Score s;
+  s.ticks_per_quarter = std::uniform_int_distribution<int>(24, 960)(rng);
+  int n = std::uniform_int_distribution<int>(0, 60)(rng);
+  std::uint64_t horizon = static_cast<std::uint64_t>(s.ticks_per_quarter) * 40;
+  for (int i = 0; i < n; ++i) {
+    music::Note x;
+    x.start_tick = std::uniform_int_distribution<std::uint64_t>(0, horizon)(rng);
+    x.end_tick = x.start_tick + std::uniform_int_distribution<std::uint64_t>(0, static_cast<std::uint64_t>(s.ticks_per_quarter) * 20)(rng);
+    x.pitch = std::uniform_int_distribution<int>(10, 120)(rng);
+    x.velocity = std::uniform_int_distribution<int>(1, 127)(rng);
+    s.notes.push_back(x);
+  }
+  int tempos = std::uniform_int_distribution<int>(0, 4)(rng);
+  for (int i = 0; i < tempos; ++i) s.tempos.push_back({std::uniform_int_distribution<std::uint64_t>(0, horizon)(rng), std::uniform_int_distribution<std::uint32_t>(200000, 1500000)(rng)});
+  int sigs = std::uniform_int_distribution<int>(0, 3)(rng);
+  static const int kDen[] = {1, 2, 4, 8, 16};
+  for (int i = 0; i < sigs; ++i) s.time_signatures.push_back({std::uniform_int_distribution<std::uint64_t>(0, horizon)(rng), std::uniform_int_distribution<int>(1, 13)(rng), kDen[std::uniform_int_distribution<int>(0, 4)(rng)]});
+  return s;
+}
+
+static void expect_same_music(const Score& a, const Score& b, const std::string& what) {
+  ASSERT_EQ(a.notes.size(), b.notes.size()) << what;
+  for (std::size_t i = 0; i < a.notes.size(); ++i) {
+    ASSERT_EQ(a.notes[i].start_tick, b.notes[i].start_tick) << what << " note " << i;
+    ASSERT_EQ(a.notes[i].end_tick, b.notes[i].end_tick) << what << " note " << i;
+    ASSERT_EQ(a.notes[i].pitch, b.notes[i].pitch) << what << " note " << i;
+    ASSERT_EQ(a.notes[i].velocity, b.notes[i].velocity) << what << " note " << i;
+  }
+  ASSERT_EQ(a.tempos.size(), b.tempos.size()) << what;
+  for (std::size_t i = 0; i < a.tempos.size(); ++i) {
+    ASSERT_EQ(a.tempos[i].tick, b.tempos[i].tick) << what;
+    ASSERT_EQ(a.tempos[i].us_per_quarter, b.tempos[i].us_per_quarter) << what;
+  }
+  ASSERT_EQ(a.time_signatures.size(), b.time_signatures.size()) << what;
+  for (std::size_t i = 0; i < a.time_signatures.size(); ++i) {
+    ASSERT_EQ(a.time_signatures[i].tick, b.time_signatures[i].tick) << what;
+    ASSERT_EQ(a.time_signatures[i].numerator, b.time_signatures[i].numerator) << what;
+    ASSERT_EQ(a.time_signatures[i].denominator, b.time_signatures[i].denominator) << what;
+  }
+}
+
+static void check_bijection(const Score& s, const std::string& what) {
+  auto tokens = music::remi_encode(s);
+  Score decoded = music::remi_decode(tokens);
+  expect_same_music(decoded, music::remi_quantize(s), what);
+  // Exactly one encoding: re-encoding the decoded music gives the same tokens.
+  ASSERT_EQ(music::remi_encode(decoded), tokens) << what;
+}
+
+TEST(Remi, BijectionOnRandomScores) {
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 500; ++i) check_bijection(random_score(rng), "random score " + std::to_string(i));
+}
+
+TEST(Remi, BijectionOnRealFiles) {
+  std::vector<std::string> inputs = default_corpus_dirs();
+  if (!shared_dir().empty()) inputs.push_back(shared_dir() + "/data/seed-midi");
+  if (inputs.empty()) GTEST_SKIP() << "no default corpus on this machine";
+  for (const auto& path : find_midi_files(inputs)) {
+    Score s = music::select_parts(music::score_from_midi(midi::read_midi_file(path)), music::parse_part_selection("pitched"));
+    check_bijection(s, path);
+  }
+}
+
+TEST(Remi, VocabularyAndGrammar) {
+  const auto& v = music::remi_vocabulary();
+  EXPECT_EQ(v.size(), 301u);
+  EXPECT_EQ(v[0], "Bar");
+  EXPECT_EQ(music::remi_durations().back(), 192);  // four bars of 4/4, at 12 per quarter
+  EXPECT_EQ(music::remi_durations().size(), 40u);
+  music::Vocab vocab = music::Vocab::for_remi();
+  music::RemiGrammar g;
+  EXPECT_FALSE(g.feed(vocab.id("Pitch_60")));
+  EXPECT_TRUE(g.feed(vocab.id("Bar")));
+  EXPECT_FALSE(g.feed(vocab.id("Position_0")));  // the first bar states its time signature
+  EXPECT_TRUE(g.feed(vocab.id("TimeSig_3/4")));
+  EXPECT_FALSE(g.feed(vocab.id("Position_3")));  // and the tempo at position 0
+  EXPECT_TRUE(g.feed(vocab.id("Position_0")));
+  EXPECT_TRUE(g.feed(vocab.id("Tempo_120")));
+  EXPECT_TRUE(g.feed(vocab.id("Pitch_60")));
+  EXPECT_FALSE(g.feed(vocab.id("Duration_12")));  // a velocity first
+  EXPECT_TRUE(g.feed(vocab.id("Velocity_87")));
+  EXPECT_TRUE(g.feed(vocab.id("Duration_12")));
+  EXPECT_FALSE(g.feed(vocab.id("Pitch_60")));  // low to high within an onset
+  EXPECT_FALSE(g.feed(vocab.id("Position_36")));  // 3/4 has 36 positions
+  EXPECT_TRUE(g.feed(vocab.id("Position_35")));
+  EXPECT_THROW_MSG(music::remi_decode({"Bar", "Pitch_60"}), Error, "token 1: 'Pitch_60' cannot follow 'Bar'");
+}
+
+TEST(Remi, Transposition) {
+  music::Vocab v = music::Vocab::for_remi();
+  auto f = file_of({{0, 480, 60}, {480, 960, 100}});
+  std::vector<int> ids;
+  for (const auto& t : remi(f)) ids.push_back(v.id(t));
+  auto up = music::remi_transpose(ids, 8);
+  ASSERT_TRUE(up);
+  std::vector<std::string> tokens;
+  for (int id : *up) tokens.push_back(v.token(id));
+  Score s = music::remi_decode(tokens);
+  EXPECT_EQ(s.notes[0].pitch, 68);
+  EXPECT_EQ(s.notes[1].pitch, 108);
+  EXPECT_FALSE(music::remi_transpose(ids, 9));    // 109 is above the piano
+  EXPECT_FALSE(music::remi_transpose(ids, -40));  // 20 is below it
+}
+
+TEST(Parts, Selection) {
+  midi::MidiFile f;
+  f.division.ticks_per_quarter = 96;
+  f.tracks.resize(2);
+  f.tracks[0].events = {midi::make_channel(0, 0xC0, 0, 40), midi::make_channel(0, 0x90, 0, 60, 80), midi::make_channel(96, 0x80, 0, 60, 0)};
+  f.tracks[1].events = {midi::make_channel(0, 0xC0, 1, 0), midi::make_channel(0, 0x90, 1, 48, 80), midi::make_channel(0, 0x99, 9, 36, 80),
+                        midi::make_channel(96, 0x80, 1, 48, 0), midi::make_channel(96, 0x89, 9, 36, 0)};
+  f = midi::read_midi(midi::write_midi(f));
+  Score s = music::score_from_midi(f);
+  EXPECT_EQ(music::parts(s).size(), 3u);
+  auto count = [&](const std::string& sel) { return music::select_parts(s, music::parse_part_selection(sel)).notes.size(); };
+  EXPECT_EQ(count("pitched"), 2u);
+  EXPECT_EQ(count("first"), 1u);
+  EXPECT_EQ(count("programs=0-7"), 1u);
+  EXPECT_EQ(count("tracks=1"), 1u);
+  EXPECT_THROW_MSG(music::parse_part_selection("drums"), ConfigError,
+                   "--parts: unknown selection 'drums' (use pitched, first, programs=0-7,40 or tracks=1,3)");
+  EXPECT_THROW_MSG(music::parse_part_selection("programs=5-200"), ConfigError, "--parts: program range '5-200' outside 0-127");
+}
+
+TEST(Corpus, RoundTripAndCorruption) {
+  std::string dir = temp_dir("corpus");
+  // A folder with two good files, a duplicate, a broken file and an empty one.
+  auto good1 = midi::write_midi(file_of({{0, 480, 60}, {480, 960, 62}}));
+  auto good2 = midi::write_midi(file_of({{0, 240, 67}, {240, 480, 69}, {480, 960, 71}}));
+  write_file_atomic(dir + "/a.mid", good1);
+  write_file_atomic(dir + "/B.MID", good2);
+  std::filesystem::create_directories(dir + "/sub");
+  write_file_atomic(dir + "/sub/copy.midi", good1);
+  write_file_atomic(dir + "/broken.mid", std::string("MThd\0\0\0\6\0\1", 10));
+  write_file_atomic(dir + "/notes.txt", std::string("not midi"));
+  data::PrepareOptions opt;
+  auto r = data::prepare_corpus({dir}, opt);
+  EXPECT_EQ(r.files_found, 4u);
+  EXPECT_EQ(r.files_read, 3u);
+  ASSERT_EQ(r.skipped.size(), 2u);
+  EXPECT_EQ(r.skipped[0].file, dir + "/broken.mid");
+  EXPECT_EQ(r.skipped[0].error, dir + "/broken.mid:0x0: truncated header: expected 14 bytes, 10 available");
+  EXPECT_EQ(r.skipped[1].file, dir + "/sub/copy.midi");
+  EXPECT_EQ(r.skipped[1].error, "same content as a file already in the corpus");
+  ASSERT_EQ(r.corpus.pieces.size(), 2u);
+  EXPECT_EQ(r.corpus.piece_count(data::Split::kValid), 1u);  // a small folder still gets a validation piece
+  std::string path = dir + "/c.corpus";
+  data::write_corpus(path, r.corpus);
+  auto c = data::read_corpus(path);
+  EXPECT_EQ(c.fingerprint(), r.corpus.fingerprint());
+  EXPECT_EQ(c.pieces[0].tokens, r.corpus.pieces[0].tokens);
+  EXPECT_EQ(c.tokenizer.name, "remi");
+  // Splits depend only on content: the same file in another folder lands in the same split.
+  EXPECT_EQ(data::split_for_hash(fnv1a64(good1.data(), good1.size()), 0.1, 0), data::split_for_hash(fnv1a64(good1.data(), good1.size()), 0.1, 0));
+  // Corruption and versions.
+  auto bytes = read_file_bytes(path);
+  bytes[bytes.size() / 2] ^= 0x40;
+  write_file_atomic(path + "2", bytes);
+  EXPECT_THROW_MSG(data::read_corpus(path + "2"), FormatError, path + "2: corpus file is corrupt (checksum mismatch); re-run 'arioso prepare'");
+  bytes = read_file_bytes(path);
+  bytes[8] = 9;
+  write_file_atomic(path + "3", bytes);
+  EXPECT_THROW_MSG(data::read_corpus(path + "3"), FormatError, path + "3: corpus version 9, expected 1 (re-run 'arioso prepare')");
+  write_file_atomic(path + "4", std::string("hello"));
+  EXPECT_THROW_MSG(data::read_corpus(path + "4"), FormatError, path + "4: not an arioso corpus (no ARIOSOCP magic); make one with 'arioso prepare'");
+  // Nothing usable: an error that says why.
+  EXPECT_THROW(data::prepare_corpus({dir + "/broken.mid"}, opt), Error);
+  std::filesystem::remove_all(dir);
+}
