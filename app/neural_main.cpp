@@ -1,0 +1,380 @@
+// The model commands (train, generate, evaluate, demo), built as libarioso_neural.so and opened
+// by `arioso` only when one of them runs, so that the other commands never load libtorch.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "app/progress_bar.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "data/prepare.h"
+#include "eval/analyze.h"
+#include "generate/generate.h"
+#include "midi/midi_file.h"
+#include "render/chart.h"
+#include "render/render.h"
+#include "train/train.h"
+
+namespace fs = std::filesystem;
+using namespace arioso;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_sigint(int) { g_stop.store(true); }
+
+struct GenCli {
+  std::string run, out_dir = ".", name = "piece", primer, soundfont;
+  bool primer_from_corpus = false, keep_primer = false, wav = false, png = false, json = false;
+  int primer_length = 100;
+  std::string key;
+  generate::GenerateOptions g;
+};
+
+void add_generate_options(CLI::App* cmd, GenCli& o) {
+  cmd->add_option("--temperature", o.g.temperature, "sampling temperature")->capture_default_str();
+  cmd->add_option("--top-k", o.g.top_k, "keep the k most likely tokens (0 = off)")->capture_default_str();
+  cmd->add_option("--top-p", o.g.top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
+  cmd->add_option("--repetition-penalty", o.g.repetition_penalty, "penalty for pitches of the last 64 tokens (1 = off)")->capture_default_str();
+  cmd->add_option("--no-repeat-ngram", o.g.no_repeat_ngram, "forbid repeating any n-gram of tokens (0 = off)");
+  cmd->add_flag("--greedy", o.g.greedy, "always take the most likely token (the tutorial's argmax)");
+  cmd->add_option("--notes", o.g.notes, "length in notes");
+  cmd->add_option("--bars", o.g.bars, "length in bars");
+  cmd->add_option("--seconds", o.g.seconds, "length in seconds");
+  cmd->add_option("--num", o.g.num, "number of pieces (generated as one batch)")->capture_default_str();
+  cmd->add_option("--seed", o.g.seed, "random seed: same seed, same pieces")->capture_default_str();
+  cmd->add_option("--key", o.key, "keep pitches in a scale, e.g. C:major, A:minor");
+  cmd->add_option("--tempo", o.g.tempo_bpm, "tempo in BPM");
+  cmd->add_option("--program", o.g.program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
+  cmd->add_option("--max-copy", o.g.max_copy, "never more than K consecutive onsets copied from a training piece (0 = off)")->capture_default_str();
+  cmd->add_option("--primer", o.primer, "start from this MIDI file");
+  cmd->add_flag("--primer-from-corpus", o.primer_from_corpus, "start from a random window of a training piece (the tutorial's way)");
+  cmd->add_option("--primer-length", o.primer_length, "tokens of a corpus primer (classic)")->capture_default_str();
+  cmd->add_flag("--keep-primer", o.keep_primer, "keep the primer in the output");
+  cmd->add_flag("--wav", o.wav, "also write audio (FluidSynth, 44.1 kHz)");
+  cmd->add_flag("--png", o.png, "also write a piano-roll picture");
+  cmd->add_option("--soundfont", o.soundfont, "General MIDI soundfont (default: the one Debian installs)");
+  cmd->add_flag("--json", o.json, "print the summary as JSON");
+}
+
+nlohmann::json run_generate(GenCli& o, bool quiet) {
+  generate::Generator gen(o.run);
+  if (!o.key.empty()) o.g.key = generate::parse_key(o.key);
+  if (!o.primer.empty()) o.g.primer = gen.primer_from_midi(o.primer);
+  else if (o.primer_from_corpus || gen.tokenizer().name == "classic") o.g.primer = gen.primer_from_corpus(o.g.seed, o.primer_length);
+  if (o.g.notes == 0 && o.g.bars == 0 && o.g.seconds == 0) {
+    if (gen.tokenizer().name == "classic") o.g.notes = 500;
+    else o.g.bars = 16;
+  }
+  fs::create_directories(o.out_dir);
+  auto pieces = gen.generate(o.g);
+  std::string sf = o.soundfont.empty() ? render::find_soundfont() : o.soundfont;
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    auto& p = pieces[i];
+    std::string base = (fs::path(o.out_dir) / (pieces.size() > 1 ? fmt::format("{}-{}", o.name, i + 1) : o.name)).string();
+    write_file_atomic(base + ".mid", midi::write_midi(music::score_to_midi(p.score)));
+    nlohmann::json j{{"midi", base + ".mid"}, {"notes", p.notes}, {"bars", p.bars}, {"seconds", p.seconds},
+                     {"longest_copy_onsets", p.copy.longest_onsets}, {"longest_copy_seconds", p.copy.longest_seconds},
+                     {"longest_copy_from", p.copy_source}, {"stopped_by_gate", p.stopped_by_gate}, {"tokens", p.tokens.size()}};
+    if (o.wav) {
+      render::write_wav(base + ".wav", p.score, sf);
+      j["wav"] = base + ".wav";
+    }
+    if (o.png) {
+      render::write_piano_roll_png(base + ".png", p.score, p.primer_end_tick);
+      j["png"] = base + ".png";
+    }
+    if (!quiet && !o.json) {
+      fmt::print("{}: {} notes, {} bars, {:.1f} s; longest copy {} onsets ({:.1f} s){}{}\n", base + ".mid", p.notes, p.bars, p.seconds,
+                 p.copy.longest_onsets, p.copy.longest_seconds, p.copy_source.empty() ? "" : " from " + p.copy_source,
+                 p.stopped_by_gate ? " (ended early by the originality gate)" : "");
+    }
+    out.push_back(j);
+  }
+  if (o.json && !quiet) fmt::print("{}\n", nlohmann::json{{"pieces", out}}.dump(2));
+  return out;
+}
+
+void print_epoch(const train::EpochReport& r) {
+  fmt::print("epoch {}: train loss {:.4f}, valid NLL {:.4f} (ppl {:.2f}, acc {:.1f}%), {:.0f} tok/s, {:.0f} s{}\n", r.epoch,
+             r.train_loss, r.valid_nll, r.valid_ppl, 100 * r.valid_acc, r.tokens_per_s, r.elapsed_s, r.best ? " *best" : "");
+  std::fflush(stdout);
+}
+
+int cmd_train(int argc, char** argv) {
+  CLI::App app{"arioso train CORPUS -o RUN_DIR"};
+  train::TrainOptions o;
+  std::string resume;
+  app.add_option("corpus", o.corpus, "corpus file from 'arioso prepare'");
+  app.add_option("-o,--output", o.run_dir, "run folder (config.json, best.pt, last.pt, log.csv, loss.png)");
+  app.add_option("--resume", resume, "continue the run in this folder from last.pt");
+  app.add_option("--model", o.arch, "lstm or transformer")->capture_default_str();
+  app.add_option("--preset", o.preset, "lstm: small, seed (3x512, the tutorial's), tiny; transformer: small, gpu, tiny")->capture_default_str();
+  std::string input = "embedding";
+  app.add_option("--input", input, "lstm input: embedding, or scalar (the tutorial's id/vocab)")->check(CLI::IsMember({"embedding", "scalar"}));
+  app.add_option("--epochs", o.epochs)->capture_default_str();
+  app.add_option("--time-limit", o.time_limit_min, "minutes (0 = none)");
+  app.add_option("--batch-size", o.batch_size)->capture_default_str();
+  app.add_option("--window", o.window, "tokens per training window (default 256 LSTM, context for Transformer)");
+  app.add_option("--lr", o.lr)->capture_default_str();
+  app.add_option("--weight-decay", o.weight_decay)->capture_default_str();
+  app.add_option("--optimizer", o.optimizer, "adamw or rmsprop (the tutorial's)")->capture_default_str();
+  app.add_option("--patience", o.patience, "epochs without improvement before stopping (0 = never)")->capture_default_str();
+  bool no_augment = false;
+  app.add_flag("--no-augment", no_augment, "no transposition augmentation");
+  app.add_option("--seed", o.seed)->capture_default_str();
+  app.add_option("--threads", o.threads, "torch threads (0 = measured default)");
+  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  o.scalar_input = input == "scalar";
+  o.augment = !no_augment;
+  if (!resume.empty()) {
+    o.resume = true;
+    o.run_dir = resume;
+  } else if (o.corpus.empty() || o.run_dir.empty()) {
+    fmt::print(stderr, "arioso train: give CORPUS and -o RUN_DIR (or --resume RUN_DIR)\n");
+    return 2;
+  }
+  signal(SIGINT, on_sigint);
+  app::ProgressBar bar;
+  auto r = train::train(o, g_stop, [&](const Progress& p) { bar(p); }, print_epoch);
+  fmt::print("stopped: {} after {} epochs; best validation NLL {:.4f}; run in {}\n", r.stopped_because, r.epochs_done, r.best_valid_nll, o.run_dir);
+  return r.stopped_because == "interrupted" ? 130 : 0;
+}
+
+int cmd_generate(int argc, char** argv) {
+  CLI::App app{"arioso generate RUN_DIR [-o DIR]"};
+  GenCli o;
+  app.add_option("run", o.run, "run folder from 'arioso train'")->required();
+  app.add_option("-o,--output", o.out_dir, "output folder")->capture_default_str();
+  app.add_option("--name", o.name, "file name stem")->capture_default_str();
+  add_generate_options(&app, o);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  run_generate(o, false);
+  return 0;
+}
+
+int cmd_evaluate(int argc, char** argv) {
+  CLI::App app{"arioso evaluate RUN_DIR --midi DIR | --corpus CORPUS"};
+  std::string run, midi_dir, corpus_path, split = "valid";
+  bool json = false;
+  app.add_option("run", run)->required();
+  app.add_option("--midi", midi_dir, "MIDI files or folder to score");
+  app.add_option("--corpus", corpus_path, "a corpus to score");
+  app.add_option("--split", split, "valid, test or all")->check(CLI::IsMember({"valid", "test", "train", "all"}));
+  app.add_flag("--json", json);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (midi_dir.empty() == corpus_path.empty()) {
+    fmt::print(stderr, "arioso evaluate: give exactly one of --midi or --corpus\n");
+    return 2;
+  }
+  std::string ckpt = fs::exists(run + "/best.pt") ? run + "/best.pt" : run + "/last.pt";
+  model::CheckpointMeta meta;
+  auto m = model::load_checkpoint(ckpt, &meta);
+  m->eval();
+  auto tok = music::TokenizerConfig::from_json(meta.tokenizer);
+  music::Vocab vocab(meta.vocab);
+  struct Item { std::string file; std::vector<std::uint16_t> ids; double beats, seconds; };
+  std::vector<Item> items;
+  nlohmann::json skipped = nlohmann::json::array();
+  if (!midi_dir.empty()) {
+    for (const auto& f : find_midi_files({midi_dir})) {
+      try {
+        auto file = midi::read_midi_file(f);
+        auto tokens = music::tokenize(file, tok);
+        Item it{f, {}, 0, 0};
+        for (const auto& t : tokens) {
+          auto id = vocab.find(t);
+          if (!id) throw Error(fmt::format("token '{}' is not in the run's vocabulary", t));
+          it.ids.push_back(static_cast<std::uint16_t>(*id));
+        }
+        auto s = music::detokenize(tokens, tok);
+        it.beats = static_cast<double>(s.end_tick()) / s.ticks_per_quarter;
+        it.seconds = s.seconds(s.end_tick());
+        items.push_back(std::move(it));
+      } catch (const Error& e) {
+        skipped.push_back({{"file", f}, {"error", e.what()}});
+      }
+    }
+  } else {
+    auto c = data::read_corpus(corpus_path);
+    if (c.vocab.hash() != meta.vocab_hash) {
+      throw FormatError(fmt::format("{}: vocabulary ({} tokens) does not match corpus {} ({} tokens)", ckpt, meta.vocab.size(), corpus_path, c.vocab.size()));
+    }
+    for (const auto& p : c.pieces) {
+      if (split != "all" && split != data::split_name(p.split)) continue;
+      std::vector<std::string> tokens;
+      for (auto t : p.tokens) tokens.push_back(c.vocab.token(t));
+      auto s = music::detokenize(tokens, tok);
+      items.push_back({p.source, p.tokens, static_cast<double>(s.end_tick()) / s.ticks_per_quarter, s.seconds(s.end_tick())});
+    }
+  }
+  nlohmann::json pieces = nlohmann::json::array();
+  train::Scores total;
+  double beats = 0, seconds = 0;
+  auto row = [](const std::string& f, const train::Scores& s, double b, double sec) {
+    double per = s.tokens ? s.nll_sum / static_cast<double>(s.tokens) : NAN;
+    return nlohmann::json{{"file", f}, {"tokens", s.tokens}, {"nll_sum", s.nll_sum}, {"nll_per_token", per}, {"perplexity", std::exp(per)},
+                          {"accuracy", s.tokens ? static_cast<double>(s.correct) / static_cast<double>(s.tokens) : NAN},
+                          {"beats", b}, {"seconds", sec}, {"nll_per_beat", b > 0 ? s.nll_sum / b : NAN}};
+  };
+  for (const auto& it : items) {
+    auto s = train::score_sequence(*m, it.ids, torch::kCPU);
+    total.nll_sum += s.nll_sum;
+    total.tokens += s.tokens;
+    total.correct += s.correct;
+    beats += it.beats;
+    seconds += it.seconds;
+    pieces.push_back(row(it.file, s, it.beats, it.seconds));
+  }
+  nlohmann::json out{{"pieces", pieces}, {"total", row("", total, beats, seconds)}, {"skipped", skipped}};
+  out["total"].erase("file");
+  if (json) {
+    fmt::print("{}\n", out.dump(2));
+  } else {
+    for (const auto& p : pieces) {
+      fmt::print("{}: {} tokens, NLL/token {:.4f}, ppl {:.2f}, acc {:.1f}%, NLL/beat {:.3f}\n", p["file"].get<std::string>(), p["tokens"].get<long>(),
+                 p["nll_per_token"].get<double>(), p["perplexity"].get<double>(), 100 * p["accuracy"].get<double>(), p["nll_per_beat"].get<double>());
+    }
+    const auto& t = out["total"];
+    fmt::print("total: {} pieces, {} tokens, NLL/token {:.4f}, perplexity {:.2f}, accuracy {:.1f}%, NLL/beat {:.3f}\n", pieces.size(),
+               t["tokens"].get<long>(), t["nll_per_token"].get<double>(), t["perplexity"].get<double>(), 100 * t["accuracy"].get<double>(),
+               t["nll_per_beat"].get<double>());
+    for (const auto& s : skipped) fmt::print(stderr, "skipped {}: {}\n", s["file"].get<std::string>(), s["error"].get<std::string>());
+  }
+  return 0;
+}
+
+int cmd_demo(int argc, char** argv) {
+  CLI::App app{"arioso demo: learn the default corpus, compose three pieces"};
+  std::vector<std::string> midi_dirs = {"/usr/share/games/simutrans/music", "/usr/share/games/openttd/baseset/openmsx"};
+  std::string given, out_dir = "arioso-demo", preset = "small", arch = "lstm";
+  double minutes = 15;
+  int pieces = 3;
+  double seconds = 60;
+  std::uint64_t seed = 1;
+  app.add_option("--midi", given, "learn from this folder instead of the default corpus");
+  app.add_option("--minutes", minutes, "training budget in minutes")->capture_default_str();
+  app.add_option("-o,--output", out_dir, "output folder")->capture_default_str();
+  app.add_option("--pieces", pieces)->capture_default_str();
+  app.add_option("--seconds", seconds, "length of each piece")->capture_default_str();
+  app.add_option("--model", arch)->capture_default_str();
+  app.add_option("--preset", preset)->capture_default_str();
+  app.add_option("--seed", seed)->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!given.empty()) midi_dirs = {given};
+  for (const auto& d : midi_dirs) {
+    if (!fs::exists(d)) throw Error(fmt::format("{}: not found (install simutrans-data and openttd-openmsx: scripts/install-deps, or give --midi DIR)", d));
+  }
+  fs::create_directories(out_dir);
+  std::string corpus = out_dir + "/corpus.arioso", run = out_dir + "/run";
+  app::ProgressBar bar;
+  if (!fs::exists(corpus)) {
+    fmt::print("1/4 preparing the corpus from {}\n", fmt::join(midi_dirs, ", "));
+    data::PrepareOptions po;
+    auto r = data::prepare_corpus(midi_dirs, po, [&](const Progress& p) { bar(p); });
+    data::write_corpus(corpus, r.corpus);
+    fmt::print("    {} pieces, {:.0f} minutes of music, {} skipped\n", r.corpus.pieces.size(), r.minutes, r.skipped.size());
+  } else {
+    fmt::print("1/4 corpus: reusing {}\n", corpus);
+  }
+  if (!fs::exists(run + "/best.pt")) {
+    fmt::print("2/4 training {} {} for at most {} minutes (Ctrl-C stops and keeps what it learned)\n", arch, preset, minutes);
+    train::TrainOptions to;
+    to.corpus = corpus;
+    to.run_dir = run;
+    to.arch = arch;
+    to.preset = preset;
+    to.time_limit_min = minutes;
+    to.epochs = 200;
+    to.patience = 4;
+    to.seed = seed;
+    to.resume = fs::exists(run + "/last.pt");
+    signal(SIGINT, on_sigint);
+    train::train(to, g_stop, [&](const Progress& p) { bar(p); }, print_epoch);
+  } else {
+    fmt::print("2/4 model: reusing {}\n", run);
+  }
+  fmt::print("3/4 composing {} pieces of about {:.0f} s\n", pieces, seconds);
+  GenCli gc;
+  gc.run = run;
+  gc.out_dir = out_dir;
+  gc.name = "piece";
+  gc.wav = gc.png = true;
+  gc.g.num = pieces;
+  gc.g.seconds = seconds;
+  gc.g.seed = seed;
+  auto made = run_generate(gc, true);
+  fmt::print("4/4 analysing the pieces against the corpus\n");
+  std::vector<std::string> files;
+  for (const auto& p : made) files.push_back(p["midi"]);
+  auto gen_set = eval::load_midi_set(files);
+  auto ref_set = eval::load_corpus_set(corpus);
+  auto report = eval::analyze(gen_set, &ref_set);
+  write_file_atomic(out_dir + "/analysis.json", report.dump(2) + "\n");
+  render::write_analysis_png(out_dir + "/analysis.png", gen_set, &ref_set);
+  fs::copy_file(run + "/loss.png", out_dir + "/loss.png", fs::copy_options::overwrite_existing);
+  fmt::print("\nDone. In {}/:\n", out_dir);
+  for (const auto& p : made) {
+    fmt::print("  {}  {}  {}  ({:.0f} s, {} notes, longest copy {} onsets{})\n", p["midi"].get<std::string>(), p["wav"].get<std::string>(),
+               p["png"].get<std::string>(), p["seconds"].get<double>(), p["notes"].get<std::size_t>(), p["longest_copy_onsets"].get<std::size_t>(),
+               p["longest_copy_from"].get<std::string>().empty() ? "" : " from " + fs::path(p["longest_copy_from"].get<std::string>()).filename().string());
+  }
+  fmt::print("  loss.png (training curve), analysis.png and analysis.json (pieces against the corpus)\n");
+  const auto& g = report["generated"];
+  const auto& r = report["reference"];
+  for (const char* name : {"scale_consistency", "pitch_class_entropy", "distinct_ioi", "notes_per_beat", "empty_beat_rate"}) {
+    if (g[name]["mean"].is_null() || r[name]["mean"].is_null()) continue;
+    fmt::print("  {:<22} pieces {:.3f}   corpus {:.3f}\n", name, g[name]["mean"].get<double>(), r[name]["mean"].get<double>());
+  }
+  return 0;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) int arioso_neural_main(int argc, char** argv) {
+  // argv: arioso <command> args...; each command parses from its own name on.
+  std::string cmd = argc > 1 ? argv[1] : "";
+  try {
+    if (cmd == "train") return cmd_train(argc - 1, argv + 1);
+    if (cmd == "generate") return cmd_generate(argc - 1, argv + 1);
+    if (cmd == "evaluate") return cmd_evaluate(argc - 1, argv + 1);
+    if (cmd == "demo") return cmd_demo(argc - 1, argv + 1);
+  } catch (const ConfigError& e) {
+    fmt::print(stderr, "arioso {}: {}\n", cmd, e.what());
+    return 2;
+  } catch (const Error& e) {
+    fmt::print(stderr, "\narioso {}: {}\n", cmd, e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "\narioso {}: libtorch: {}\n", cmd, e.what_without_backtrace());
+    return 1;
+  }
+  fmt::print(stderr, "arioso: unknown model command '{}'\n", cmd);
+  return 2;
+}

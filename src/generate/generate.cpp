@@ -1,0 +1,453 @@
+// The generator; see generate.h. One loop over steps for a batch of pieces: the model gives
+// next-token logits for every row, each row masks what its grammar, constraints and the
+// originality gate forbid, samples, and feeds the token back.
+#include "generate/generate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "data/corpus.h"
+#include "midi/midi_file.h"
+#include "music/classic.h"
+#include "music/remi.h"
+
+namespace fs = std::filesystem;
+
+namespace arioso::generate {
+
+std::pair<int, bool> parse_key(const std::string& text) {
+  auto colon = text.find(':');
+  std::string tonic = text.substr(0, colon), mode = colon == std::string::npos ? "major" : text.substr(colon + 1);
+  static const int kBase[] = {9, 11, 0, 2, 4, 5, 7};
+  if (tonic.empty() || tonic[0] < 'A' || tonic[0] > 'G' || (mode != "major" && mode != "minor")) {
+    throw ConfigError(fmt::format("--key {}: use TONIC:major or TONIC:minor, e.g. C:major, F#:minor, Bb:major", text));
+  }
+  int pc = kBase[tonic[0] - 'A'];
+  for (std::size_t i = 1; i < tonic.size(); ++i) {
+    if (tonic[i] == '#') ++pc;
+    else if (tonic[i] == 'b' || tonic[i] == '-') --pc;
+    else throw ConfigError(fmt::format("--key {}: '{}' is not a note name", text, tonic));
+  }
+  return {((pc % 12) + 12) % 12, mode == "minor"};
+}
+
+static bool in_scale(int pitch, const std::pair<int, bool>& key) {
+  static const bool kMajor[12] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1};
+  static const bool kMinor[12] = {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0};
+  int d = ((pitch - key.first) % 12 + 12) % 12;
+  return key.second ? kMinor[d] : kMajor[d];
+}
+
+Generator::Generator(const std::string& run_dir) : run_dir_(run_dir) {
+  std::string ckpt = run_dir + "/best.pt";
+  if (!fs::exists(ckpt)) ckpt = run_dir + "/last.pt";
+  if (!fs::exists(ckpt)) throw Error(fmt::format("{}: no trained model (best.pt or last.pt); run 'arioso train' first", run_dir));
+  model_ = model::load_checkpoint(ckpt, &meta_);
+  model_->eval();
+  tokenizer_ = music::TokenizerConfig::from_json(meta_.tokenizer);
+  vocab_ = music::Vocab(meta_.vocab);
+  if (vocab_.hash() != meta_.vocab_hash) throw FormatError(fmt::format("{}: vocabulary does not match its hash", ckpt));
+  std::string index_path = run_dir + "/copy_index.bin";
+  if (fs::exists(index_path)) index_ = eval::CopyIndex::deserialize(read_file_bytes(index_path), index_path);
+  std::string src = run_dir + "/copy_index.json";
+  if (fs::exists(src)) {
+    auto b = read_file_bytes(src);
+    for (const auto& j : nlohmann::json::parse(b.begin(), b.end())) sources_.push_back(j.value("file", ""));
+  }
+  std::string cfg = run_dir + "/config.json";
+  if (fs::exists(cfg)) {
+    auto b = read_file_bytes(cfg);
+    corpus_path_ = nlohmann::json::parse(b.begin(), b.end()).value("corpus", "");
+  }
+}
+
+std::vector<std::string> Generator::primer_from_midi(const std::string& path) const {
+  auto tokens = music::tokenize(midi::read_midi_file(path), tokenizer_);
+  std::vector<std::string> out;
+  for (auto& t : tokens) {
+    if (vocab_.find(t)) out.push_back(t);
+  }
+  if (out.empty()) throw Error(fmt::format("{}: no tokens of this run's vocabulary in the primer", path));
+  return out;
+}
+
+std::vector<std::string> Generator::primer_from_corpus(std::uint64_t seed, int length) const {
+  if (corpus_path_.empty() || !fs::exists(corpus_path_)) {
+    throw Error(fmt::format("the run's corpus ({}) is not available for --primer-from-corpus", corpus_path_.empty() ? "unknown" : corpus_path_));
+  }
+  data::Corpus c = data::read_corpus(corpus_path_);
+  std::vector<const data::Piece*> train;
+  for (const auto& p : c.pieces) {
+    if (p.split == data::Split::kTrain && p.tokens.size() > static_cast<std::size_t>(length) + 1) train.push_back(&p);
+  }
+  if (train.empty()) throw Error("no training piece is long enough for a primer");
+  std::mt19937_64 rng(seed);
+  const data::Piece& p = *train[rng() % train.size()];
+  std::vector<std::string> tokens;
+  for (auto t : p.tokens) tokens.push_back(c.vocab.token(t));
+  if (tokenizer_.name == "classic") {
+    std::size_t start = rng() % (tokens.size() - static_cast<std::size_t>(length));
+    return std::vector<std::string>(tokens.begin() + static_cast<long>(start), tokens.begin() + static_cast<long>(start) + length);
+  }
+  // REMI: cut whole bars out of the decoded piece and encode them again, so the primer is well formed.
+  music::Score s = music::remi_decode(tokens);
+  std::uint64_t bar = 4 * 480;  // bars of the piece's first meter
+  if (!s.time_signatures.empty()) bar = 4 * 480 * static_cast<std::uint64_t>(s.time_signatures[0].numerator) / static_cast<std::uint64_t>(s.time_signatures[0].denominator);
+  std::uint64_t end = s.end_tick();
+  std::uint64_t bars = std::max<std::uint64_t>(1, end / bar);
+  std::uint64_t from = (rng() % std::max<std::uint64_t>(1, bars > 4 ? bars - 4 : 1)) * bar;
+  music::Score w;
+  w.ticks_per_quarter = 480;
+  w.time_signatures = {{0, s.time_signatures.empty() ? 4 : s.time_signatures[0].numerator, s.time_signatures.empty() ? 4 : s.time_signatures[0].denominator}};
+  w.tempos = {{0, s.tempos.empty() ? 500000u : s.tempos[0].us_per_quarter}};
+  for (const auto& t : s.tempos) if (t.tick <= from) w.tempos[0].us_per_quarter = t.us_per_quarter;
+  for (const auto& n : s.notes) {
+    if (n.start_tick >= from && n.start_tick < from + 4 * bar) {
+      music::Note x = n;
+      x.start_tick -= from;
+      x.end_tick -= from;
+      w.notes.push_back(x);
+    }
+  }
+  auto out = music::remi_encode(w);
+  if (out.empty()) return {"Bar"};
+  return out;
+}
+
+namespace {
+
+struct Slot {
+  std::vector<int> ids;
+  std::size_t primer_len = 0;
+  music::RemiGrammar grammar;
+  std::int64_t bar_start = 0, bar_len = 0;
+  bool any_bar = false;
+  std::int64_t onset_grid = -1, prev_onset_grid = 0;
+  std::vector<int> onset_pitches;
+  std::size_t onset_token = 0;  // index of the current onset's Position token
+  eval::CopyIndex::Cursor cursor;
+  double sec = 0, sec_at_bar = 0, us_per_quarter = 500000;
+  std::int64_t grid_at_tempo = 0;
+  double sec_at_tempo = 0;
+  std::size_t notes = 0;
+  int bars = 0;
+  bool done = false, gated = false;
+  std::mt19937_64 rng;
+};
+
+}  // namespace
+
+std::vector<Piece> Generator::generate(const GenerateOptions& o) {
+  torch::NoGradGuard ng;
+  const bool remi = tokenizer_.name == "remi";
+  const int V = vocab_.size();
+  const int B = std::max(1, o.num);
+  std::vector<std::string> primer = o.primer;
+  if (primer.empty()) {
+    if (!remi) throw ConfigError("the classic tokenizer needs a start: use --primer FILE.mid or --primer-from-corpus");
+    primer = {"Bar"};
+  }
+  std::vector<int> primer_ids;
+  for (const auto& t : primer) primer_ids.push_back(vocab_.id(t));
+  const std::size_t K = static_cast<std::size_t>(std::max(0, o.max_copy));
+  const bool gate = K > 0 && index_.pieces() > 0;
+
+  // Per-token facts used by the masks.
+  std::vector<int> pitch_of(static_cast<std::size_t>(V), -1);
+  std::vector<std::vector<int>> classic_pitches(static_cast<std::size_t>(V));
+  std::vector<std::uint64_t> classic_symbol(static_cast<std::size_t>(V));
+  for (int id = 0; id < V; ++id) {
+    if (remi) {
+      if (music::remi_kind(id) == music::RemiKind::kPitch) pitch_of[static_cast<std::size_t>(id)] = music::remi_value(id);
+    } else {
+      music::Score one = music::classic_decode({vocab_.token(id)});
+      std::vector<int> ps;
+      for (const auto& n : one.notes) ps.push_back(n.pitch);
+      std::sort(ps.begin(), ps.end());
+      classic_pitches[static_cast<std::size_t>(id)] = ps;
+      classic_symbol[static_cast<std::size_t>(id)] = eval::onset_symbol(ps, 6);  // 0.5 quarter = 6 grid units
+    }
+  }
+  int tempo_only = -1;
+  if (remi && o.tempo_bpm > 0) {
+    const auto& t = music::remi_tempos();
+    int best = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (std::abs(std::log(o.tempo_bpm / t[i])) < std::abs(std::log(o.tempo_bpm / t[static_cast<std::size_t>(best)]))) best = static_cast<int>(i);
+    }
+    tempo_only = music::remi_first_id(music::RemiKind::kTempo) + best;
+  }
+
+  std::vector<Slot> slots(static_cast<std::size_t>(B));
+  for (int b = 0; b < B; ++b) {
+    Slot& s = slots[static_cast<std::size_t>(b)];
+    s.rng.seed(o.seed * 7919ull + static_cast<std::uint64_t>(b));
+    s.primer_len = primer_ids.size();
+  }
+
+  // Applies a token to a slot's bookkeeping (grammar, time, onsets, counts).
+  auto close_onset_symbol = [&](const Slot& s) {
+    std::vector<int> ps = s.onset_pitches;
+    std::sort(ps.begin(), ps.end());
+    return eval::onset_symbol(ps, s.onset_grid - s.prev_onset_grid);
+  };
+  auto apply = [&](Slot& s, int id, bool generated) {
+    s.ids.push_back(id);
+    if (!remi) {
+      if (generated) {
+        if (gate) s.cursor = index_.step(s.cursor, classic_symbol[static_cast<std::size_t>(id)]);
+        s.notes += classic_pitches[static_cast<std::size_t>(id)].size();
+        s.sec += 0.5 * s.us_per_quarter / 1e6;
+      }
+      return;
+    }
+    if (!s.grammar.feed(id)) throw Error(fmt::format("token '{}' breaks the REMI grammar (primer not well formed?)", vocab_.token(id)));
+    auto kind = music::remi_kind(id);
+    if ((kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar) && !s.onset_pitches.empty()) {
+      if (generated && gate) s.cursor = index_.step(s.cursor, close_onset_symbol(s));
+      s.prev_onset_grid = s.onset_grid;
+      s.onset_pitches.clear();
+    }
+    if (kind == music::RemiKind::kBar) {
+      if (s.any_bar) s.bar_start += s.bar_len;
+      s.any_bar = true;
+      s.bar_len = s.grammar.bar_length();
+      if (generated) ++s.bars;
+    } else if (kind == music::RemiKind::kTimeSig) {
+      s.bar_len = s.grammar.bar_length();
+    } else if (kind == music::RemiKind::kPosition) {
+      s.onset_grid = s.bar_start + s.grammar.position();
+      s.onset_token = s.ids.size() - 1;
+    } else if (kind == music::RemiKind::kTempo) {
+      s.sec_at_tempo += static_cast<double>(s.onset_grid - s.grid_at_tempo) / 12.0 * s.us_per_quarter / 1e6;
+      s.grid_at_tempo = s.onset_grid;
+      s.us_per_quarter = 60e6 / music::remi_tempos()[static_cast<std::size_t>(music::remi_value(id))];
+    } else if (kind == music::RemiKind::kPitch) {
+      s.onset_pitches.push_back(music::remi_value(id));
+    } else if (kind == music::RemiKind::kDuration && generated) {
+      ++s.notes;
+    }
+  };
+  auto seconds_at = [&](const Slot& s, std::int64_t grid) {
+    return s.sec_at_tempo + static_cast<double>(grid - s.grid_at_tempo) / 12.0 * s.us_per_quarter / 1e6;
+  };
+  // Ends a slot; an unfinished onset that would extend a copy beyond K is removed first.
+  auto finish = [&](Slot& s) {
+    if (remi && gate && !s.onset_pitches.empty() && index_.step(s.cursor, close_onset_symbol(s)).length > K) {
+      s.ids.resize(s.onset_token);
+      s.gated = true;
+    }
+    if (remi && !s.onset_pitches.empty() && gate && !s.gated) s.cursor = index_.step(s.cursor, close_onset_symbol(s));
+    s.done = true;
+  };
+
+  for (auto& s : slots) for (int id : primer_ids) apply(s, id, false);
+
+  // Prime the model (the last context's worth of tokens for a Transformer).
+  std::int64_t ctx = model_->context();
+  auto run_prefix = [&](const std::vector<int>& ids, model::State& st) {
+    std::vector<std::int64_t> in;
+    std::size_t from = ctx > 0 && static_cast<std::int64_t>(ids.size()) > ctx / 2 ? ids.size() - static_cast<std::size_t>(ctx / 2) : 0;
+    for (int b = 0; b < B; ++b) for (std::size_t i = from; i < ids.size(); ++i) in.push_back(ids[i]);
+    auto x = torch::from_blob(in.data(), {B, static_cast<long>(ids.size() - from)}, torch::kLong).clone();
+    st = model::State{};
+    return model_->forward(x, &st).select(1, -1);  // (B, V)
+  };
+  model::State state;
+  torch::Tensor logits = run_prefix(primer_ids, state);
+  std::vector<std::vector<int>> model_inputs(static_cast<std::size_t>(B), primer_ids);
+
+  std::vector<bool> allowed(static_cast<std::size_t>(V));
+  std::vector<double> lg(static_cast<std::size_t>(V));
+  for (int step = 0; step < o.max_tokens; ++step) {
+    bool any = false;
+    auto L = logits.to(torch::kFloat).contiguous();
+    const float* lp = L.data_ptr<float>();
+    std::vector<std::int64_t> next(static_cast<std::size_t>(B), 0);
+    for (int b = 0; b < B; ++b) {
+      Slot& s = slots[static_cast<std::size_t>(b)];
+      next[static_cast<std::size_t>(b)] = s.ids.back();
+      if (s.done) continue;
+      if (remi) s.grammar.allowed(allowed);
+      else std::fill(allowed.begin(), allowed.end(), true);
+      for (int id = 0; id < V; ++id) {
+        auto u = static_cast<std::size_t>(id);
+        if (!allowed[u]) continue;
+        if (o.key) {
+          if (remi && pitch_of[u] >= 0 && !in_scale(pitch_of[u], *o.key)) allowed[u] = false;
+          if (!remi) {
+            for (int p : classic_pitches[u]) if (!in_scale(p, *o.key)) allowed[u] = false;
+          }
+        }
+        if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
+        if (gate && !remi && index_.step(s.cursor, classic_symbol[u]).length > K) allowed[u] = false;
+      }
+      if (remi && gate && !s.onset_pitches.empty() && index_.step(s.cursor, close_onset_symbol(s)).length > K) {
+        // Closing this onset would extend a copy beyond K: it must take another pitch first.
+        for (int id = 0; id < V; ++id) {
+          auto k = music::remi_kind(id);
+          if (k == music::RemiKind::kPosition || k == music::RemiKind::kBar) allowed[static_cast<std::size_t>(id)] = false;
+        }
+      }
+      if (o.no_repeat_ngram > 1 && static_cast<int>(s.ids.size()) >= o.no_repeat_ngram - 1) {
+        std::size_t n = static_cast<std::size_t>(o.no_repeat_ngram), len = s.ids.size();
+        for (std::size_t i = s.primer_len; i + n <= len; ++i) {
+          if (std::equal(s.ids.begin() + static_cast<long>(i), s.ids.begin() + static_cast<long>(i + n - 1), s.ids.end() - static_cast<long>(n - 1))) {
+            allowed[static_cast<std::size_t>(s.ids[i + n - 1])] = false;
+          }
+        }
+      }
+      double best = -1e300;
+      int argmax = -1;
+      for (int id = 0; id < V; ++id) {
+        auto u = static_cast<std::size_t>(id);
+        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] : -INFINITY;
+      }
+      if (o.repetition_penalty != 1.0) {
+        std::size_t from = s.ids.size() > 64 ? s.ids.size() - 64 : 0;
+        std::vector<bool> seen(static_cast<std::size_t>(V), false);
+        for (std::size_t i = std::max(from, s.primer_len); i < s.ids.size(); ++i) seen[static_cast<std::size_t>(s.ids[i])] = true;
+        for (int id = 0; id < V; ++id) {
+          auto u = static_cast<std::size_t>(id);
+          if (!seen[u] || !std::isfinite(lg[u]) || (remi && pitch_of[u] < 0)) continue;
+          lg[u] = lg[u] > 0 ? lg[u] / o.repetition_penalty : lg[u] * o.repetition_penalty;
+        }
+      }
+      for (int id = 0; id < V; ++id) {
+        if (lg[static_cast<std::size_t>(id)] > best) best = lg[static_cast<std::size_t>(id)], argmax = id;
+      }
+      if (argmax < 0) {  // nothing allowed: the gate closed every way on; end the piece here
+        s.gated = true;
+        finish(s);
+        continue;
+      }
+      int pick = argmax;
+      if (!o.greedy) {
+        std::vector<std::pair<double, int>> probs;
+        double t = std::max(1e-4, o.temperature);
+        for (int id = 0; id < V; ++id) {
+          double v = lg[static_cast<std::size_t>(id)];
+          if (std::isfinite(v)) probs.emplace_back(std::exp((v - best) / t), id);
+        }
+        std::sort(probs.begin(), probs.end(), [](auto& a, auto& c) { return a.first > c.first; });
+        if (o.top_k > 0 && static_cast<int>(probs.size()) > o.top_k) probs.resize(static_cast<std::size_t>(o.top_k));
+        double total = 0;
+        for (auto& p : probs) total += p.first;
+        if (o.top_p < 1.0) {
+          double acc = 0;
+          std::size_t keep = 0;
+          while (keep < probs.size() && acc < o.top_p * total) acc += probs[keep++].first;
+          probs.resize(std::max<std::size_t>(1, keep));
+          total = acc > 0 ? acc : probs[0].first;
+        }
+        double r = std::uniform_real_distribution<double>(0, total)(s.rng);
+        pick = probs.back().second;
+        for (auto& p : probs) {
+          if (r < p.first) {
+            pick = p.second;
+            break;
+          }
+          r -= p.first;
+        }
+      }
+      // Length limits end the piece at a clean boundary.
+      if (remi) {
+        auto kind = music::remi_kind(pick);
+        if (kind == music::RemiKind::kBar && o.bars > 0 && s.bars >= o.bars) { finish(s); continue; }
+        if (o.seconds > 0 && (kind == music::RemiKind::kBar || kind == music::RemiKind::kPosition)) {
+          std::int64_t g = kind == music::RemiKind::kBar ? s.bar_start + s.bar_len : s.bar_start + music::remi_value(pick);
+          if (seconds_at(s, g) >= o.seconds) { finish(s); continue; }
+        }
+      } else {
+        if (o.bars > 0 && static_cast<int>((s.ids.size() - s.primer_len) / 8) >= o.bars) { finish(s); continue; }
+        if (o.seconds > 0 && s.sec >= o.seconds) { finish(s); continue; }
+      }
+      apply(s, pick, true);
+      if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes) finish(s);
+      next[static_cast<std::size_t>(b)] = pick;
+      any = any || !s.done;
+    }
+    if (!any) break;
+    for (int b = 0; b < B; ++b) model_inputs[static_cast<std::size_t>(b)].push_back(static_cast<int>(next[static_cast<std::size_t>(b)]));
+    if (ctx > 0 && state.position + 1 > ctx) {
+      // The Transformer's context is full: start again from the last half-context of each row.
+      std::vector<std::int64_t> in;
+      std::size_t keep = static_cast<std::size_t>(ctx / 2);
+      for (int b = 0; b < B; ++b) {
+        const auto& mi = model_inputs[static_cast<std::size_t>(b)];
+        for (std::size_t i = mi.size() - keep; i < mi.size(); ++i) in.push_back(mi[i]);
+      }
+      state = model::State{};
+      logits = model_->forward(torch::from_blob(in.data(), {B, static_cast<long>(keep)}, torch::kLong).clone(), &state).select(1, -1);
+    } else {
+      logits = model_->forward(torch::from_blob(next.data(), {B, 1}, torch::kLong).clone(), &state).select(1, -1);
+    }
+  }
+  for (auto& s : slots) if (!s.done) finish(s);
+
+  // Tokens back to music.
+  std::vector<Piece> pieces;
+  for (auto& s : slots) {
+    Piece p;
+    p.stopped_by_gate = s.gated;
+    std::vector<std::string> all, prim;
+    for (int id : s.ids) all.push_back(vocab_.token(id));
+    prim.assign(all.begin(), all.begin() + static_cast<long>(s.primer_len));
+    music::Score full = music::detokenize(all, tokenizer_);
+    std::size_t primer_notes = music::detokenize(prim, tokenizer_).notes.size();
+    if (o.keep_primer) {
+      p.primer_end_tick = primer_notes < full.notes.size() ? full.notes[primer_notes].start_tick : full.end_tick();
+      p.tokens = all;
+    } else {
+      p.tokens.assign(all.begin() + static_cast<long>(s.primer_len), all.end());
+      std::uint64_t shift = 0;
+      if (primer_notes < full.notes.size()) {
+        std::uint64_t first = full.notes[primer_notes].start_tick;
+        std::uint64_t bar = 1920;
+        for (const auto& ts : full.time_signatures) if (ts.tick <= first) bar = 1920 * static_cast<std::uint64_t>(ts.numerator) / static_cast<std::uint64_t>(ts.denominator);
+        shift = remi ? first - first % bar : first;
+      }
+      music::Score g = full;
+      g.notes.assign(full.notes.begin() + static_cast<long>(std::min(primer_notes, full.notes.size())), full.notes.end());
+      for (auto& n : g.notes) n.start_tick -= shift, n.end_tick -= shift;
+      auto shift_list = [&](auto& list) {
+        using T = typename std::decay_t<decltype(list)>::value_type;
+        std::vector<T> out;
+        for (auto e : list) {
+          if (e.tick <= shift) { e.tick = 0; if (!out.empty() && out.back().tick == 0) out.back() = e; else out.push_back(e); }
+          else { e.tick -= shift; out.push_back(e); }
+        }
+        list = out;
+      };
+      shift_list(g.tempos);
+      shift_list(g.time_signatures);
+      full = g;
+    }
+    if (o.tempo_bpm > 0) full.tempos = {{0, static_cast<std::uint32_t>(std::lround(60e6 / o.tempo_bpm))}};
+    if (full.time_signatures.empty()) full.time_signatures = {{0, 4, 4}};
+    for (auto& n : full.notes) n.program = o.program, n.channel = 0;
+    p.score = full;
+    // Originality of the generated part.
+    music::Score gen = full;
+    gen.notes.clear();
+    for (const auto& n : full.notes) if (n.start_tick >= p.primer_end_tick) gen.notes.push_back(n);
+    auto ons = eval::onsets(gen);
+    p.copy = index_.longest_copy(ons);
+    if (p.copy.piece >= 0 && static_cast<std::size_t>(p.copy.piece) < sources_.size()) p.copy_source = sources_[static_cast<std::size_t>(p.copy.piece)];
+    p.notes = gen.notes.size();
+    p.seconds = full.seconds(full.end_tick());
+    std::uint64_t bar = 1920;
+    if (!full.time_signatures.empty()) bar = 1920 * static_cast<std::uint64_t>(full.time_signatures[0].numerator) / static_cast<std::uint64_t>(full.time_signatures[0].denominator);
+    p.bars = static_cast<int>((full.end_tick() + bar - 1) / bar);
+    pieces.push_back(std::move(p));
+  }
+  return pieces;
+}
+
+}  // namespace arioso::generate

@@ -1,0 +1,79 @@
+// Generation: where tokens become music again. Incremental decoding (carried LSTM state or
+// Transformer cache), sampling (temperature, top-k, top-p, repetition penalty, no-repeat
+// n-grams, greedy), the tokenizer's grammar, key and tempo constraints, and the originality
+// gate that never lets more than K consecutive onsets of a training piece through.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/originality.h"
+#include "model/checkpoint.h"
+#include "music/score.h"
+#include "music/tokenizer.h"
+
+namespace arioso::generate {
+
+struct GenerateOptions {
+  double temperature = 1.0;
+  int top_k = 0;               ///< 0 = off
+  double top_p = 0.95;         ///< 1 = off
+  double repetition_penalty = 1.1;  ///< CTRL-style, over the last 64 tokens; 1 = off
+  int no_repeat_ngram = 0;     ///< 0 = off
+  bool greedy = false;
+  int notes = 0;               ///< stop after this many notes (0 = not this way)
+  int bars = 0;
+  double seconds = 0;
+  int num = 1;
+  std::uint64_t seed = 1;
+  std::optional<std::pair<int, bool>> key;  ///< (tonic pitch class, minor)
+  double tempo_bpm = 0;        ///< 0 = the model's choice
+  int program = 0;             ///< General MIDI program of the output
+  int max_copy = 16;           ///< 0 disables the gate
+  std::vector<std::string> primer;  ///< primer tokens (already in the model's vocabulary)
+  bool keep_primer = false;
+  int max_tokens = 20000;      ///< safety bound per piece
+};
+
+struct Piece {
+  std::vector<std::string> tokens;   ///< generated tokens (with the primer's when kept)
+  music::Score score;                ///< decoded, with program and tempo applied
+  std::uint64_t primer_end_tick = 0; ///< notes before this tick come from the primer
+  std::size_t notes = 0;
+  int bars = 0;
+  double seconds = 0;
+  eval::CopyReport copy;             ///< longest copy of the generated onsets (after the primer)
+  std::string copy_source;           ///< training piece of the longest copy
+  bool stopped_by_gate = false;      ///< the gate left no continuation: the piece ends early
+};
+
+/// Parses "C:major", "A:minor", "F#:minor", "Bb:major"; throws ConfigError.
+std::pair<int, bool> parse_key(const std::string& text);
+
+class Generator {
+ public:
+  /// Loads a run (RUN_DIR/best.pt, else last.pt, and copy_index.bin).
+  explicit Generator(const std::string& run_dir);
+  const music::TokenizerConfig& tokenizer() const { return tokenizer_; }
+  const music::Vocab& vocab() const { return vocab_; }
+  const model::CheckpointMeta& meta() const { return meta_; }
+  /// Composes `options.num` pieces in one batch.
+  std::vector<Piece> generate(const GenerateOptions& options);
+  /// Tokens of a MIDI file in this run's vocabulary (unknown classic tokens are dropped).
+  std::vector<std::string> primer_from_midi(const std::string& path) const;
+  /// A random window of `length` tokens of a training piece (the tutorial's start).
+  std::vector<std::string> primer_from_corpus(std::uint64_t seed, int length) const;
+
+ private:
+  std::string run_dir_;
+  model::CheckpointMeta meta_;
+  std::shared_ptr<model::SequenceModel> model_;
+  music::TokenizerConfig tokenizer_;
+  music::Vocab vocab_;
+  eval::CopyIndex index_;
+  std::vector<std::string> sources_;
+  std::string corpus_path_;
+};
+
+}  // namespace arioso::generate

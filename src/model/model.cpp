@@ -1,0 +1,223 @@
+// LSTM and Transformer language models; see model.h.
+#include "model/model.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace arioso::model {
+
+nlohmann::json ModelConfig::to_json() const {
+  return {{"arch", arch}, {"preset", preset}, {"vocab_size", vocab_size}, {"dropout", dropout},
+          {"scalar_input", scalar_input}, {"embed", embed}, {"hidden", hidden}, {"layers", layers},
+          {"dense", dense}, {"d_model", d_model}, {"heads", heads}, {"blocks", blocks}, {"context", context}};
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
+  ModelConfig c;
+  try {
+    c.arch = j.at("arch");
+    c.preset = j.value("preset", "");
+    c.vocab_size = j.at("vocab_size");
+    c.dropout = j.at("dropout");
+    c.scalar_input = j.value("scalar_input", false);
+    c.embed = j.at("embed");
+    c.hidden = j.at("hidden");
+    c.layers = j.at("layers");
+    c.dense = j.at("dense");
+    c.d_model = j.at("d_model");
+    c.heads = j.at("heads");
+    c.blocks = j.at("blocks");
+    c.context = j.at("context");
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(fmt::format("model config: {}", e.what()));
+  }
+  return c;
+}
+
+ModelConfig ModelConfig::preset_for(const std::string& arch, const std::string& preset, int vocab) {
+  ModelConfig c;
+  c.arch = arch;
+  c.preset = preset;
+  c.vocab_size = vocab;
+  if (arch == "lstm") {
+    if (preset == "small") {
+      c.embed = 128, c.hidden = 384, c.layers = 2, c.dense = 256, c.dropout = 0.2;
+    } else if (preset == "tiny") {
+      c.embed = 32, c.hidden = 64, c.layers = 1, c.dense = 64, c.dropout = 0.0;
+    } else if (preset == "seed") {
+      c.embed = 128, c.hidden = 512, c.layers = 3, c.dense = 256, c.dropout = 0.3;
+    } else {
+      throw ConfigError(fmt::format("unknown lstm preset '{}' (use small, seed or tiny)", preset));
+    }
+  } else if (arch == "transformer") {
+    if (preset == "small") {
+      c.d_model = 256, c.heads = 4, c.blocks = 4, c.context = 256, c.dropout = 0.1;
+    } else if (preset == "tiny") {
+      c.d_model = 32, c.heads = 2, c.blocks = 1, c.context = 64, c.dropout = 0.0;
+    } else if (preset == "gpu") {
+      c.d_model = 512, c.heads = 8, c.blocks = 8, c.context = 1024, c.dropout = 0.1;
+    } else {
+      throw ConfigError(fmt::format("unknown transformer preset '{}' (use small, gpu or tiny)", preset));
+    }
+  } else {
+    throw ConfigError(fmt::format("unknown model '{}' (use lstm or transformer)", arch));
+  }
+  return c;
+}
+
+namespace {
+
+class LstmLM : public SequenceModel {
+ public:
+  explicit LstmLM(const ModelConfig& c) {
+    config_ = c;
+    int in = c.embed;
+    if (c.scalar_input) {
+      in = 1;
+    } else {
+      embedding_ = register_module("embedding", torch::nn::Embedding(c.vocab_size, c.embed));
+    }
+    lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(in, c.hidden).num_layers(c.layers).dropout(c.layers > 1 ? c.dropout : 0.0).batch_first(true)));
+    dense_ = register_module("dense", torch::nn::Linear(c.hidden, c.dense));
+    out_ = register_module("out", torch::nn::Linear(c.dense, c.vocab_size));
+    dropout_ = register_module("dropout", torch::nn::Dropout(c.dropout));
+  }
+
+  torch::Tensor forward(const torch::Tensor& x, State* state) override {
+    torch::Tensor h;  // (B, T, C)
+    if (config_.scalar_input) {
+      h = (x.to(torch::kFloat) / static_cast<double>(config_.vocab_size)).unsqueeze(-1);
+    } else {
+      h = embedding_->forward(x);
+    }
+    std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> r;
+    if (state && !state->tensors.empty()) {
+      r = lstm_->forward(h, std::make_tuple(state->tensors[0], state->tensors[1]));
+    } else {
+      r = lstm_->forward(h);
+    }
+    if (state) {
+      state->tensors = {std::get<0>(std::get<1>(r)), std::get<1>(std::get<1>(r))};
+      state->position += x.size(1);
+    }
+    h = dropout_->forward(std::get<0>(r));
+    h = dropout_->forward(torch::relu(dense_->forward(h)));
+    return out_->forward(h);  // (B, T, V)
+  }
+  std::int64_t context() const override { return 0; }
+  void select_rows(State& s, const torch::Tensor& rows) const override {
+    for (auto& t : s.tensors) t = t.index_select(1, rows);  // (L, B, H)
+  }
+
+ private:
+  torch::nn::Embedding embedding_{nullptr};
+  torch::nn::LSTM lstm_{nullptr};
+  torch::nn::Linear dense_{nullptr}, out_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+};
+
+/// One pre-LayerNorm block: causal self-attention and a GELU MLP, both residual.
+class Block : public torch::nn::Module {
+ public:
+  Block(int d, int heads, double dropout) : heads_(heads) {
+    ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    qkv_ = register_module("qkv", torch::nn::Linear(d, 3 * d));
+    proj_ = register_module("proj", torch::nn::Linear(d, d));
+    ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+    fc_ = register_module("fc", torch::nn::Linear(d, 4 * d));
+    fc2_ = register_module("fc2", torch::nn::Linear(4 * d, d));
+    drop_ = register_module("drop", torch::nn::Dropout(dropout));
+  }
+  /// x (B, T, C); cache k/v (B, H, S, C/H) are extended when given.
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* k_cache, torch::Tensor* v_cache) {
+    auto B = x.size(0), T = x.size(1), C = x.size(2);
+    auto hd = C / heads_;
+    auto qkv = qkv_->forward(ln1_->forward(x)).view({B, T, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
+    auto q = qkv[0], k = qkv[1], v = qkv[2];  // (B, H, T, hd)
+    std::int64_t past = 0;
+    if (k_cache && k_cache->defined()) {
+      past = k_cache->size(2);
+      k = torch::cat({*k_cache, k}, 2);
+      v = torch::cat({*v_cache, v}, 2);
+    }
+    if (k_cache) {
+      *k_cache = k;
+      *v_cache = v;
+    }
+    auto S = k.size(2);
+    auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // (B, H, T, S)
+    auto qi = torch::arange(T, x.options().dtype(torch::kLong)).unsqueeze(1) + past;
+    auto kj = torch::arange(S, x.options().dtype(torch::kLong)).unsqueeze(0);
+    att = att.masked_fill(kj > qi, -std::numeric_limits<float>::infinity());
+    att = drop_->forward(torch::softmax(att, -1));
+    auto y = torch::matmul(att, v).transpose(1, 2).contiguous().view({B, T, C});
+    auto h = x + drop_->forward(proj_->forward(y));
+    return h + drop_->forward(fc2_->forward(torch::gelu(fc_->forward(ln2_->forward(h)))));
+  }
+
+ private:
+  int heads_;
+  torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
+  torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc_{nullptr}, fc2_{nullptr};
+  torch::nn::Dropout drop_{nullptr};
+};
+
+class TransformerLM : public SequenceModel {
+ public:
+  explicit TransformerLM(const ModelConfig& c) {
+    config_ = c;
+    TORCH_CHECK(c.d_model % c.heads == 0, "d_model ", c.d_model, " must be a multiple of heads ", c.heads);
+    tok_ = register_module("tok", torch::nn::Embedding(c.vocab_size, c.d_model));
+    pos_ = register_module("pos", torch::nn::Embedding(c.context, c.d_model));
+    for (int i = 0; i < c.blocks; ++i) blocks_.push_back(register_module("block" + std::to_string(i), std::make_shared<Block>(c.d_model, c.heads, c.dropout)));
+    ln_ = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})));
+    drop_ = register_module("drop", torch::nn::Dropout(c.dropout));
+    torch::NoGradGuard g;
+    tok_->weight.normal_(0, 0.02);
+    pos_->weight.normal_(0, 0.02);
+  }
+
+  torch::Tensor forward(const torch::Tensor& x, State* state) override {
+    auto T = x.size(1);
+    std::int64_t past = state ? state->position : 0;
+    TORCH_CHECK(past + T <= config_.context, "sequence of ", past + T, " tokens exceeds the context of ", config_.context);
+    auto pos = torch::arange(past, past + T, x.options().dtype(torch::kLong));
+    auto h = drop_->forward(tok_->forward(x) + pos_->forward(pos).unsqueeze(0));  // (B, T, C)
+    if (state && state->tensors.empty()) state->tensors.resize(2 * blocks_.size());
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      h = state ? blocks_[i]->forward(h, &state->tensors[2 * i], &state->tensors[2 * i + 1]) : blocks_[i]->forward(h, nullptr, nullptr);
+    }
+    if (state) state->position += T;
+    return torch::matmul(ln_->forward(h), tok_->weight.t());  // weight-tied output: (B, T, V)
+  }
+  std::int64_t context() const override { return config_.context; }
+  void select_rows(State& s, const torch::Tensor& rows) const override {
+    for (auto& t : s.tensors) if (t.defined()) t = t.index_select(0, rows);
+  }
+
+ private:
+  torch::nn::Embedding tok_{nullptr}, pos_{nullptr};
+  std::vector<std::shared_ptr<Block>> blocks_;
+  torch::nn::LayerNorm ln_{nullptr};
+  torch::nn::Dropout drop_{nullptr};
+};
+
+}  // namespace
+
+std::shared_ptr<SequenceModel> make_model(const ModelConfig& c) {
+  if (c.vocab_size <= 0) throw ConfigError("model needs a vocabulary");
+  if (c.arch == "lstm") return std::make_shared<LstmLM>(c);
+  if (c.arch == "transformer") return std::make_shared<TransformerLM>(c);
+  throw ConfigError(fmt::format("unknown model '{}' (use lstm or transformer)", c.arch));
+}
+
+std::int64_t parameter_count(const SequenceModel& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace arioso::model

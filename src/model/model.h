@@ -1,0 +1,62 @@
+// The sequence models (libtorch): an LSTM and a decoder-only Transformer that predict the
+// next token at every position, with carried state (LSTM h/c, Transformer key/value cache) so
+// that generation costs one step per token. Model code knows tokens, never MIDI.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace arioso::model {
+
+struct ModelConfig {
+  std::string arch = "lstm";   ///< "lstm" or "transformer"
+  std::string preset = "small";
+  int vocab_size = 0;
+  double dropout = 0.2;
+  // LSTM
+  bool scalar_input = false;   ///< the tutorial's input: token id / vocab size, one feature
+  int embed = 128;
+  int hidden = 384;
+  int layers = 2;
+  int dense = 256;
+  // Transformer
+  int d_model = 256;
+  int heads = 4;
+  int blocks = 4;
+  int context = 256;
+  nlohmann::json to_json() const;
+  static ModelConfig from_json(const nlohmann::json& j);
+  /// Preset by name for an architecture: lstm: small (default), seed (3x512, dense 256, the
+  /// tutorial's); transformer: small (CPU), gpu. Throws ConfigError for an unknown one.
+  static ModelConfig preset_for(const std::string& arch, const std::string& preset, int vocab_size);
+};
+
+/// Carried state between calls: LSTM {h, c}, Transformer {k, v per block} and the position.
+struct State {
+  std::vector<torch::Tensor> tensors;
+  std::int64_t position = 0;
+};
+
+class SequenceModel : public torch::nn::Module {
+ public:
+  /// x (B, T) int64 token ids -> (B, T, V) logits. With `state`, continues from it and updates it.
+  virtual torch::Tensor forward(const torch::Tensor& x, State* state) = 0;
+  /// Longest input the model can see at once (0 = unbounded, an LSTM).
+  virtual std::int64_t context() const = 0;
+  /// Keeps only batch rows `rows` of a state (for batched generation that drops finished pieces).
+  virtual void select_rows(State& state, const torch::Tensor& rows) const = 0;
+  const ModelConfig& config() const { return config_; }
+
+ protected:
+  ModelConfig config_;
+};
+
+/// Builds a freshly initialized model (seeded by torch::manual_seed beforehand).
+std::shared_ptr<SequenceModel> make_model(const ModelConfig& config);
+/// Number of trainable parameters.
+std::int64_t parameter_count(const SequenceModel& model);
+
+}  // namespace arioso::model

@@ -1,0 +1,379 @@
+// The training loop; see train.h. One plain loop: build a batch of windows, forward, loss,
+// backward, clip, step; validate each epoch; checkpoint. Data order is a pure function of
+// (seed, epoch), so a resumed run replays exactly the batches an uninterrupted one would.
+#include "train/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "eval/originality.h"
+#include "model/checkpoint.h"
+#include "music/remi.h"
+#include "render/render.h"
+
+namespace fs = std::filesystem;
+
+namespace arioso::train {
+
+nlohmann::json TrainOptions::to_json() const {
+  return {{"corpus", corpus}, {"arch", arch}, {"preset", preset}, {"scalar_input", scalar_input}, {"epochs", epochs},
+          {"time_limit_min", time_limit_min}, {"batch_size", batch_size}, {"window", window}, {"lr", lr},
+          {"weight_decay", weight_decay}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
+          {"augment", augment}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device}};
+}
+
+static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
+  o.corpus = j.value("corpus", o.corpus);
+  o.arch = j.value("arch", o.arch);
+  o.preset = j.value("preset", o.preset);
+  o.scalar_input = j.value("scalar_input", o.scalar_input);
+  o.batch_size = j.value("batch_size", o.batch_size);
+  o.window = j.value("window", o.window);
+  o.lr = j.value("lr", o.lr);
+  o.weight_decay = j.value("weight_decay", o.weight_decay);
+  o.clip = j.value("clip", o.clip);
+  o.warmup_fraction = j.value("warmup_fraction", o.warmup_fraction);
+  o.optimizer = j.value("optimizer", o.optimizer);
+  o.augment = j.value("augment", o.augment);
+  o.patience = j.value("patience", o.patience);
+  o.seed = j.value("seed", o.seed);
+  return o;
+}
+
+int default_threads(const std::string& arch) {
+  // Measured on the 2-core development machine (bench/RESULTS.md): the small models' matrix
+  // products are too small to split well across cores, so one thread is fastest for the LSTM.
+  (void)arch;
+  return 1;
+}
+
+Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device) {
+  Scores s;
+  if (tokens.size() < 2) return s;
+  torch::NoGradGuard ng;
+  auto all = torch::from_blob(const_cast<std::uint16_t*>(tokens.data()), {static_cast<long>(tokens.size())}, torch::kInt16)
+                 .to(torch::kLong)
+                 .to(device);
+  const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+  auto add = [&](const torch::Tensor& logits, const torch::Tensor& target) {  // (T, V), (T)
+    auto lp = torch::log_softmax(logits, -1);
+    s.nll_sum -= lp.gather(1, target.unsqueeze(1)).sum().item<double>();
+    s.correct += (logits.argmax(-1) == target).sum().item<std::int64_t>();
+    s.tokens += target.size(0);
+  };
+  if (m.context() == 0) {
+    // LSTM: the state is carried across chunks, so every prediction sees the whole piece so far.
+    model::State st;
+    const std::int64_t chunk = 512;
+    for (std::int64_t i = 0; i + 1 < n; i += chunk) {
+      std::int64_t e = std::min(n - 1, i + chunk);
+      auto x = all.slice(0, i, e).unsqueeze(0);
+      add(m.forward(x, &st)[0], all.slice(0, i + 1, e + 1));
+    }
+  } else {
+    // Transformer: sliding windows of the context with half-context stride; each token is scored
+    // once, in the window where it has the most context before it.
+    const std::int64_t C = m.context(), stride = std::max<std::int64_t>(1, C / 2);
+    for (std::int64_t begin = 0;; begin += stride) {
+      std::int64_t e = std::min(n - 1, begin + C);
+      auto logits = m.forward(all.slice(0, begin, e).unsqueeze(0), nullptr)[0];
+      std::int64_t from = begin == 0 ? 0 : C - stride;
+      if (from < e - begin) add(logits.slice(0, from), all.slice(0, begin + from + 1, e + 1));
+      if (e >= n - 1) break;
+    }
+  }
+  return s;
+}
+
+namespace {
+
+struct Lr {
+  double base, warmup, total;
+  double at(std::int64_t step) const {
+    double s = static_cast<double>(step);
+    double warm = std::min(1.0, (s + 1) / std::max(1.0, warmup));
+    double p = std::clamp((s - warmup) / std::max(1.0, total - warmup), 0.0, 1.0);
+    return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
+  }
+};
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+std::vector<render::LossPoint> read_log_points(const std::string& path) {
+  std::vector<render::LossPoint> pts;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string f;
+    std::vector<std::string> v;
+    while (std::getline(ss, f, ',')) v.push_back(f);
+    if (v.size() < 4) continue;
+    pts.push_back({std::stod(v[0]), std::stod(v[2]), v[3].empty() ? NAN : std::stod(v[3])});
+  }
+  return pts;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, const ProgressFn& progress,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
+  TrainOptions opt = given;
+  const std::string last_path = opt.run_dir + "/last.pt", best_path = opt.run_dir + "/best.pt";
+  const std::string log_path = opt.run_dir + "/log.csv";
+  model::CheckpointMeta resume_meta;
+  if (opt.resume) {
+    if (!fs::exists(last_path)) throw Error(fmt::format("{}: nothing to resume (no last.pt)", opt.run_dir));
+    resume_meta = model::read_checkpoint_meta(last_path);
+    opt = options_from_json(resume_meta.train, opt);
+    if (!given.corpus.empty()) opt.corpus = given.corpus;
+  } else {
+    if (fs::exists(last_path)) {
+      throw Error(fmt::format("{}: already holds a run (last.pt); use --resume {} or another -o", opt.run_dir, opt.run_dir));
+    }
+    fs::create_directories(opt.run_dir);
+  }
+  if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
+  if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
+  torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  torch::set_num_threads(opt.threads > 0 ? opt.threads : default_threads(opt.arch));
+
+  data::Corpus corpus = data::read_corpus(opt.corpus);
+  const int V = corpus.vocab.size();
+  if (opt.resume && resume_meta.vocab_hash != corpus.vocab.hash()) {
+    throw FormatError(fmt::format("{}: vocabulary ({} tokens, hash {:016x}) does not match corpus {} ({} tokens, hash {:016x})",
+                                  last_path, resume_meta.vocab.size(), resume_meta.vocab_hash, opt.corpus, V, corpus.vocab.hash()));
+  }
+  model::ModelConfig mc = model::ModelConfig::preset_for(opt.arch, opt.preset, V);
+  mc.scalar_input = opt.scalar_input;
+  if (opt.window <= 0) opt.window = opt.arch == "lstm" ? 256 : mc.context;
+  if (opt.arch == "transformer" && opt.window > mc.context) {
+    throw ConfigError(fmt::format("--window {} exceeds the transformer's context of {}", opt.window, mc.context));
+  }
+  std::vector<std::int64_t> stream;
+  for (const auto& p : corpus.pieces) {
+    if (p.split == data::Split::kTrain) stream.insert(stream.end(), p.tokens.begin(), p.tokens.end());
+  }
+  const std::int64_t T = opt.window, B = opt.batch_size;
+  if (static_cast<std::int64_t>(stream.size()) < T + 2) {
+    throw Error(fmt::format("{}: {} training tokens, fewer than one window of {} (use --window or more music)", opt.corpus, stream.size(), T));
+  }
+
+  torch::manual_seed(opt.seed);
+  auto m = model::make_model(mc);
+  m->to(device);
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (opt.optimizer == "adamw") {
+    optimizer = std::make_unique<torch::optim::AdamW>(m->parameters(), torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay));
+  } else if (opt.optimizer == "rmsprop") {
+    optimizer = std::make_unique<torch::optim::RMSprop>(m->parameters(), torch::optim::RMSpropOptions(opt.lr));
+  } else {
+    throw ConfigError(fmt::format("--optimizer {}: use adamw or rmsprop", opt.optimizer));
+  }
+
+  model::CheckpointMeta meta;
+  meta.model = mc;
+  meta.tokenizer = corpus.tokenizer.to_json();
+  meta.vocab = corpus.vocab.tokens();
+  meta.vocab_hash = corpus.vocab.hash();
+  meta.train = opt.to_json();
+  meta.corpus_fingerprint = fmt::format("{:016x}", corpus.fingerprint());
+  if (opt.resume) {
+    model::load_checkpoint_into(last_path, *m, optimizer.get());
+    meta.epoch = resume_meta.epoch;
+    meta.step = resume_meta.step;
+    meta.step_in_epoch = resume_meta.step_in_epoch;
+    meta.best_valid_nll = resume_meta.best_valid_nll;
+    meta.bad_epochs = resume_meta.bad_epochs;
+  }
+  nlohmann::json config{{"train", opt.to_json()}, {"model", mc.to_json()}, {"parameters", model::parameter_count(*m)},
+                        {"tokenizer", corpus.tokenizer.to_json()}, {"vocab_size", V}, {"corpus", fs::absolute(opt.corpus).string()},
+                        {"corpus_fingerprint", meta.corpus_fingerprint}, {"train_tokens", stream.size()},
+                        {"world_size", 1}};
+  write_file_atomic(opt.run_dir + "/config.json", config.dump(2) + "\n");
+  if (!opt.resume || !fs::exists(log_path)) {
+    write_file_atomic(log_path, std::string("epoch,step,train_loss,valid_nll,valid_ppl,valid_acc,lr,tokens_per_s,elapsed_s\n"));
+  }
+
+  // Transposition tables: id -> id shifted by s semitones (or -1 when the pitch leaves the range).
+  const bool augment = opt.augment && music::supports_transposition(corpus.tokenizer);
+  std::vector<int> pitch_of(static_cast<std::size_t>(V), -1);
+  if (augment) {
+    for (int id = 0; id < V; ++id) {
+      if (music::remi_kind(id) == music::RemiKind::kPitch) pitch_of[static_cast<std::size_t>(id)] = music::remi_value(id);
+    }
+  }
+
+  const std::int64_t steps_per_epoch = ((static_cast<std::int64_t>(stream.size()) - 1 - (T - 1)) / T + B - 1) / B;
+  Lr schedule{opt.lr, opt.warmup_fraction * static_cast<double>(steps_per_epoch) * opt.epochs,
+              static_cast<double>(steps_per_epoch) * opt.epochs};
+  auto t_start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
+  TrainResult result;
+  result.stopped_because = "epochs";
+  double time_limit_s = opt.time_limit_min > 0 ? opt.time_limit_min * 60 : 1e300;
+
+  for (std::int64_t epoch = meta.epoch; epoch < opt.epochs; ++epoch) {
+    std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<std::uint64_t>(epoch));
+    std::int64_t offset = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(T));
+    std::vector<std::int64_t> starts;
+    for (std::int64_t s = offset; s + T + 1 <= static_cast<std::int64_t>(stream.size()); s += T) starts.push_back(s);
+    std::shuffle(starts.begin(), starts.end(), rng);
+    std::vector<int> shifts(starts.size(), 0);
+    for (auto& sh : shifts) sh = static_cast<int>(rng() % 12) - 6;
+    const std::int64_t n_steps = (static_cast<std::int64_t>(starts.size()) + B - 1) / B;
+    m->train();
+    double loss_sum = 0;
+    std::int64_t loss_n = 0, tokens_done = 0;
+    auto epoch_t0 = std::chrono::steady_clock::now();
+    bool cut = false;
+    std::int64_t first_step = meta.step_in_epoch;
+    for (std::int64_t k = first_step; k < n_steps; ++k) {
+      std::int64_t b0 = k * B, b1 = std::min<std::int64_t>(b0 + B, static_cast<std::int64_t>(starts.size()));
+      auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
+      auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
+      for (std::int64_t i = b0; i < b1; ++i) {
+        std::int64_t s = starts[static_cast<std::size_t>(i)];
+        int shift = augment ? shifts[static_cast<std::size_t>(i)] : 0;
+        if (shift != 0) {
+          for (std::int64_t t = 0; t <= T; ++t) {
+            int p = pitch_of[static_cast<std::size_t>(stream[static_cast<std::size_t>(s + t)])];
+            if (p >= 0 && (p + shift < music::RemiSettings::kMinPitch || p + shift > music::RemiSettings::kMaxPitch)) {
+              shift = 0;  // the window would leave the piano's range: keep it as it is
+              break;
+            }
+          }
+        }
+        for (std::int64_t t = 0; t < T; ++t) {
+          std::int64_t a = stream[static_cast<std::size_t>(s + t)], c = stream[static_cast<std::size_t>(s + t + 1)];
+          if (shift != 0 && pitch_of[static_cast<std::size_t>(a)] >= 0) a += shift;
+          if (shift != 0 && pitch_of[static_cast<std::size_t>(c)] >= 0) c += shift;
+          xa[i - b0][t] = a;
+          ya[i - b0][t] = c;
+        }
+      }
+      x = x.to(device);
+      y = y.to(device);
+      set_lr(*optimizer, schedule.at(meta.step));
+      optimizer->zero_grad();
+      auto logits = m->forward(x, nullptr);  // (B, T, V)
+      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}));
+      loss.backward();
+      if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(m->parameters(), opt.clip);
+      optimizer->step();
+      ++meta.step;
+      meta.step_in_epoch = k + 1;
+      loss_sum += loss.item<double>();
+      ++loss_n;
+      tokens_done += (b1 - b0) * T;
+      double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
+      if (progress) {
+        progress({fmt::format("epoch {}/{}", epoch + 1, opt.epochs), k + 1, n_steps, "steps",
+                  fmt::format("loss {:.3f} | {:.0f} tok/s", loss_sum / static_cast<double>(loss_n), static_cast<double>(tokens_done) / std::max(es, 1e-9)),
+                  k + 1 == n_steps});
+      }
+      if (stop.load()) {
+        result.stopped_because = "interrupted";
+        cut = true;
+        break;
+      }
+      if (elapsed() > time_limit_s) {
+        result.stopped_because = "time limit";
+        cut = true;
+        break;
+      }
+    }
+    if (cut && result.stopped_because == "interrupted") {
+      model::save_checkpoint(last_path, meta, *m, optimizer.get());
+      break;
+    }
+    // Validation on the held-out pieces.
+    EpochReport rep;
+    rep.epoch = epoch + 1;
+    rep.step = meta.step;
+    rep.train_loss = loss_n ? loss_sum / static_cast<double>(loss_n) : NAN;
+    rep.lr = schedule.at(meta.step);
+    double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
+    rep.tokens_per_s = static_cast<double>(tokens_done) / std::max(es, 1e-9);
+    m->eval();
+    Scores vs;
+    for (const auto& p : corpus.pieces) {
+      if (p.split != data::Split::kValid) continue;
+      Scores s = score_sequence(*m, p.tokens, device);
+      vs.nll_sum += s.nll_sum;
+      vs.tokens += s.tokens;
+      vs.correct += s.correct;
+    }
+    rep.valid_nll = vs.tokens ? vs.nll() : NAN;
+    rep.valid_ppl = vs.tokens ? std::exp(rep.valid_nll) : NAN;
+    rep.valid_acc = vs.tokens ? static_cast<double>(vs.correct) / static_cast<double>(vs.tokens) : NAN;
+    rep.elapsed_s = elapsed();
+    // A cut epoch counts as done only if the time limit ended it (its state is then final).
+    if (!cut) {
+      meta.epoch = epoch + 1;
+      meta.step_in_epoch = 0;
+    }
+    double criterion = vs.tokens ? rep.valid_nll : rep.train_loss;
+    if (criterion < meta.best_valid_nll) {
+      meta.best_valid_nll = criterion;
+      meta.bad_epochs = 0;
+      rep.best = true;
+    } else {
+      ++meta.bad_epochs;
+    }
+    if (rep.best) model::save_checkpoint(best_path, meta, *m, optimizer.get());
+    model::save_checkpoint(last_path, meta, *m, optimizer.get());
+    {
+      std::ofstream log(log_path, std::ios::app);
+      log << fmt::format("{:.4f},{},{:.5f},{},{},{},{:.6g},{:.1f},{:.1f}\n",
+                         static_cast<double>(epoch) + (cut ? static_cast<double>(meta.step_in_epoch) / static_cast<double>(n_steps) : 1.0),
+                         rep.step, rep.train_loss, vs.tokens ? fmt::format("{:.5f}", rep.valid_nll) : "",
+                         vs.tokens ? fmt::format("{:.4f}", rep.valid_ppl) : "", vs.tokens ? fmt::format("{:.5f}", rep.valid_acc) : "",
+                         rep.lr, rep.tokens_per_s, rep.elapsed_s);
+    }
+    render::write_loss_png(opt.run_dir + "/loss.png", read_log_points(log_path),
+                           fmt::format("{} {} on {} ({} tokenizer)", opt.arch, opt.preset, fs::path(opt.corpus).filename().string(), corpus.tokenizer.name));
+    result.epochs.push_back(rep);
+    if (on_epoch) on_epoch(rep);
+    if (cut) break;
+    if (opt.patience > 0 && meta.bad_epochs >= opt.patience) {
+      result.stopped_because = "early stopping";
+      break;
+    }
+  }
+  result.epochs_done = meta.epoch;
+  result.best_valid_nll = meta.best_valid_nll;
+  // The originality index of the training pieces, for generate's copy gate.
+  eval::CopyIndex index;
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& p : corpus.pieces) {
+    if (p.split != data::Split::kTrain) continue;
+    std::vector<std::string> tokens;
+    for (auto t : p.tokens) tokens.push_back(corpus.vocab.token(t));
+    std::vector<std::uint64_t> sym;
+    try {
+      for (const auto& o : eval::onsets(music::detokenize(tokens, corpus.tokenizer))) sym.push_back(o.symbol);
+    } catch (const Error&) {
+      continue;
+    }
+    index.add_piece(sym);
+    sources.push_back({{"file", p.source}, {"onsets", sym.size()}});
+  }
+  write_file_atomic(opt.run_dir + "/copy_index.bin", index.serialize());
+  write_file_atomic(opt.run_dir + "/copy_index.json", sources.dump() + "\n");
+  return result;
+}
+
+}  // namespace arioso::train

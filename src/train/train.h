@@ -1,0 +1,71 @@
+// `arioso train` as a library call: windows of a corpus, AdamW (or RMSprop) with warm-up and
+// cosine decay, clipping, transposition augmentation, validation every epoch, early stopping,
+// checkpoints (best.pt, last.pt), log.csv, loss.png, resume, and a clean stop on request.
+#pragma once
+#include <atomic>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/progress.h"
+#include "data/corpus.h"
+#include "model/model.h"
+
+namespace arioso::train {
+
+struct TrainOptions {
+  std::string corpus;
+  std::string run_dir;
+  std::string arch = "lstm";
+  std::string preset = "small";
+  bool scalar_input = false;
+  int epochs = 20;
+  double time_limit_min = 0;   ///< 0 = none
+  int batch_size = 32;
+  int window = 0;              ///< tokens per window; 0 = 256 for LSTM, the context for a Transformer
+  double lr = 2e-3;
+  double weight_decay = 0.01;
+  double clip = 1.0;
+  double warmup_fraction = 0.02;
+  std::string optimizer = "adamw";  ///< adamw | rmsprop
+  bool augment = true;         ///< random transposition per window (tokenizers that support it)
+  int patience = 5;
+  std::uint64_t seed = 1;
+  int threads = 0;             ///< 0 = auto
+  std::string device = "cpu";
+  bool resume = false;
+  nlohmann::json to_json() const;
+};
+
+struct EpochReport {
+  std::int64_t epoch = 0, step = 0;
+  double train_loss = 0, valid_nll = 0, valid_ppl = 0, valid_acc = 0, lr = 0, tokens_per_s = 0, elapsed_s = 0;
+  bool best = false;
+};
+
+struct TrainResult {
+  std::int64_t epochs_done = 0;
+  double best_valid_nll = 0;
+  std::string stopped_because;  ///< "epochs", "early stopping", "time limit", "interrupted"
+  std::vector<EpochReport> epochs;
+};
+
+/// Validation: NLL per token (nats), perplexity, accuracy over `pieces` of one split,
+/// with state carried across windows (every token scored once, given all before it in its piece).
+struct Scores {
+  double nll_sum = 0;
+  std::int64_t tokens = 0;
+  std::int64_t correct = 0;
+  double nll() const { return tokens ? nll_sum / static_cast<double>(tokens) : 0; }
+};
+/// Scores one token sequence (the first token has no prediction and is not scored).
+Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16_t>& tokens, torch::Device device);
+
+/// Trains; `stop` (set from a signal handler) ends the run cleanly after writing last.pt.
+TrainResult train(const TrainOptions& options, const std::atomic<bool>& stop, const ProgressFn& progress,
+                  const std::function<void(const EpochReport&)>& on_epoch = {});
+
+/// Threads to use when the user gave none, from a measurement on this machine (see bench/).
+int default_threads(const std::string& arch);
+
+}  // namespace arioso::train
