@@ -33,7 +33,7 @@ Runner add_analyze(CLI::App& app) {
     auto report = eval::analyze(gen, has_ref ? &ref : nullptr);
     if (!o->png.empty()) render::write_analysis_png(o->png, gen, has_ref ? &ref : nullptr);
     if (o->json) {
-      fmt::print("{}\n", report.dump(2));
+      fmt::print("{}\n", report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       auto show = [](const nlohmann::json& s) {
         return s["mean"].is_null() ? std::string("-") : fmt::format("{:.3f} ± {:.3f}", s["mean"].get<double>(), s["std"].get<double>());

@@ -188,7 +188,7 @@ Runner add_info(CLI::App& app) {
         std::vector<midi::Diagnostic> diags;
         auto f = midi::read_midi_file(path, opt->strict, &diags);
         auto j = describe(path, f, diags, opt->notes);
-        if (opt->json) fmt::print("{}\n", j.dump());
+        if (opt->json) fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         else print_text(j);
       } catch (const Error& e) {
         std::fflush(stdout);

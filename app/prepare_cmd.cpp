@@ -51,7 +51,7 @@ Runner add_prepare(CLI::App& app) {
                        {"vocab_size", c.vocab.size()},
                        {"minutes", r.minutes},
                        {"output", o->output}};
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       return 0;
     }
     fmt::print("wrote {}\n", o->output);
