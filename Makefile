@@ -10,7 +10,7 @@ deps:
 	scripts/install-deps
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DARIOSO_WITH_TORCH=ON -DARIOSO_WERROR=$(if $(CI),ON,OFF) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DARIOSO_WITH_TORCH=ON >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
