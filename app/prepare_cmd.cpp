@@ -39,8 +39,7 @@ Runner add_prepare(CLI::App& app) {
     auto r = data::prepare_corpus(o->inputs, po, [&](const Progress& p) { bar(p); });
     data::write_corpus(o->output, r.corpus);
     const auto& c = r.corpus;
-    std::size_t tokens = 0;
-    for (const auto& p : c.pieces) tokens += p.tokens.size();
+    std::size_t tokens = c.token_count(data::Split::kTrain) + c.token_count(data::Split::kValid) + c.token_count(data::Split::kTest);
     if (o->json) {
       nlohmann::json skipped = nlohmann::json::array();
       for (const auto& s : r.skipped) skipped.push_back({{"file", s.file}, {"error", s.error}});

@@ -253,8 +253,7 @@ TEST(MidiWrite, Vlq) {
 // --- Real files: round trip and the cross-check against mido.
 
 static std::vector<std::string> real_files() {
-  std::vector<std::string> inputs = default_corpus_dirs();
-  if (!shared_dir().empty()) inputs.push_back(shared_dir() + "/data/seed-midi");
+  std::vector<std::string> inputs = real_midi_inputs();
   if (inputs.empty()) return {};
   return find_midi_files(inputs);
 }

@@ -221,8 +221,7 @@ TEST(Remi, BijectionOnRandomScores) {
 }
 
 TEST(Remi, BijectionOnRealFiles) {
-  std::vector<std::string> inputs = default_corpus_dirs();
-  if (!shared_dir().empty()) inputs.push_back(shared_dir() + "/data/seed-midi");
+  std::vector<std::string> inputs = real_midi_inputs();
   if (inputs.empty()) GTEST_SKIP() << "no default corpus on this machine";
   for (const auto& path : find_midi_files(inputs)) {
     Score s = music::select_parts(music::score_from_midi(midi::read_midi_file(path)), music::parse_part_selection("pitched"));

@@ -42,6 +42,20 @@ std::string make_corpus(const std::string& dir, int pieces, int notes, double va
   return dir + "/c.corpus";
 }
 
+/// Training options for a tiny, fast, single-thread run.
+train::TrainOptions tiny_run(const std::string& corpus, const std::string& run_dir, int epochs, int window, double lr) {
+  train::TrainOptions o;
+  o.corpus = corpus;
+  o.run_dir = run_dir;
+  o.preset = "tiny";
+  o.epochs = epochs;
+  o.window = window;
+  o.batch_size = 4;
+  o.lr = lr;
+  o.threads = 1;
+  return o;
+}
+
 }  // namespace
 
 TEST(Model, SaveLoadGivesIdenticalLogits) {
@@ -94,15 +108,7 @@ TEST(Model, OverfitsOneBatch) {
 TEST(Train, RunResumeMismatchAndGenerate) {
   std::string dir = temp_dir("train");
   std::string corpus = make_corpus(dir, 6, 120);
-  train::TrainOptions o;
-  o.corpus = corpus;
-  o.run_dir = dir + "/run";
-  o.preset = "tiny";
-  o.epochs = 2;
-  o.window = 32;
-  o.batch_size = 4;
-  o.lr = 1e-2;
-  o.threads = 1;
+  train::TrainOptions o = tiny_run(corpus, dir + "/run", 2, 32, 1e-2);
   std::atomic<bool> stop{false};
   auto r = train::train(o, stop, {});
   EXPECT_EQ(r.epochs_done, 2);
@@ -170,17 +176,9 @@ TEST(Train, RunResumeMismatchAndGenerate) {
 TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
   std::string dir = temp_dir("gate");
   std::string corpus = make_corpus(dir, 2, 200, 0.0);  // no validation: best.pt is the most memorised
-  train::TrainOptions o;
-  o.corpus = corpus;
-  o.run_dir = dir + "/run";
-  o.preset = "tiny";
-  o.epochs = 40;
-  o.window = 64;
-  o.batch_size = 4;
-  o.lr = 2e-2;
+  train::TrainOptions o = tiny_run(corpus, dir + "/run", 40, 64, 2e-2);
   o.patience = 0;
   o.augment = false;
-  o.threads = 1;
   std::atomic<bool> stop{false};
   train::train(o, stop, {});
   generate::Generator g(o.run_dir);
@@ -202,14 +200,10 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
     if (p.split != data::Split::kTrain) continue;
     std::vector<std::string> t;
     for (auto id : p.tokens) t.push_back(c.vocab.token(id));
-    std::vector<std::uint64_t> sym;
-    for (const auto& x : eval::onsets(music::detokenize(t, c.tokenizer))) sym.push_back(x.symbol);
-    refs.push_back(sym);
+    refs.push_back(eval::onset_symbols(music::detokenize(t, c.tokenizer)));
   }
   for (const auto& piece : {free[0], gated[0]}) {
-    std::vector<std::uint64_t> sym;
-    for (const auto& x : eval::onsets(piece.score)) sym.push_back(x.symbol);
-    EXPECT_EQ(eval::brute_force_longest_copy(sym, refs), piece.copy.longest_onsets);
+    EXPECT_EQ(eval::brute_force_longest_copy(eval::onset_symbols(piece.score), refs), piece.copy.longest_onsets);
   }
   std::filesystem::remove_all(dir);
 }

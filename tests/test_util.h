@@ -73,6 +73,13 @@ inline std::vector<std::string> default_corpus_dirs() {
   return out;
 }
 
+/// Every real MIDI file at hand: the default corpus and ../shared's seed corpus (may be empty).
+inline std::vector<std::string> real_midi_inputs() {
+  std::vector<std::string> inputs = default_corpus_dirs();
+  if (!shared_dir().empty()) inputs.push_back(shared_dir() + "/data/seed-midi");
+  return inputs;
+}
+
 inline std::string temp_dir(const std::string& name) {
   auto p = std::filesystem::temp_directory_path() / ("arioso-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);

@@ -52,6 +52,8 @@ void add_metrics(PieceSet& set) {
   for (auto& p : set.pieces) {
     p.metrics = compute_metrics(p.score);
     p.onsets = onsets(p.score);
+    p.symbols.clear();
+    for (const auto& o : p.onsets) p.symbols.push_back(o.symbol);
   }
 }
 
@@ -71,11 +73,7 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
   json out;
   CopyIndex index;
   if (ref) {
-    for (const auto& p : ref->pieces) {
-      std::vector<std::uint64_t> sym;
-      for (const auto& o : p.onsets) sym.push_back(o.symbol);
-      index.add_piece(sym);
-    }
+    for (const auto& p : ref->pieces) index.add_piece(p.symbols);
   }
   json pieces = json::array();
   std::vector<double> longest, n4, n8, n16;
@@ -84,9 +82,8 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     for (const auto& name : metric_names()) j[name] = number(p.metrics.at(name));
     if (ref) {
       CopyReport r = index.longest_copy(p.onsets);
-      std::vector<std::uint64_t> sym;
-      for (const auto& o : p.onsets) sym.push_back(o.symbol);
-      double a = novel_ngram_share(sym, index, 4), b = novel_ngram_share(sym, index, 8), c = novel_ngram_share(sym, index, 16);
+      double a = novel_ngram_share(p.symbols, index, 4), b = novel_ngram_share(p.symbols, index, 8),
+             c = novel_ngram_share(p.symbols, index, 16);
       j["originality"] = {{"longest_copy_onsets", r.longest_onsets},
                           {"longest_copy_seconds", r.longest_seconds},
                           {"longest_copy_from", r.piece >= 0 ? json(ref->pieces[static_cast<std::size_t>(r.piece)].file) : json(nullptr)},

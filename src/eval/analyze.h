@@ -16,6 +16,7 @@ struct AnalyzedPiece {
   music::Score score;
   Metrics metrics;
   std::vector<Onset> onsets;
+  std::vector<std::uint64_t> symbols;  ///< onsets' symbols, for the copy index
 };
 
 struct PieceSet {

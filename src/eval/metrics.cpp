@@ -197,12 +197,8 @@ double groove_consistency(const music::Score& s, std::int64_t m) {
 }
 
 std::int64_t measure_ticks(const music::Score& s) {
-  int num = 4, den = 4;
-  if (!s.time_signatures.empty()) {
-    num = s.time_signatures.front().numerator;
-    den = s.time_signatures.front().denominator;
-  }
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(s.ticks_per_quarter) * 4 * num / den);
+  std::uint64_t first = s.time_signatures.empty() ? 0 : s.time_signatures.front().tick;
+  return static_cast<std::int64_t>(s.bar_ticks_at(first));
 }
 
 double notes_per_beat(const music::Score& s) {
@@ -215,9 +211,8 @@ double notes_per_beat(const music::Score& s) {
 
 std::vector<double> inter_onset_intervals(const music::Score& s) {
   std::set<std::int64_t> grid;
-  const std::uint64_t tpq = static_cast<std::uint64_t>(s.ticks_per_quarter);
   for (const auto& n : s.notes) {
-    if (!n.drum()) grid.insert(static_cast<std::int64_t>((2 * n.start_tick * 12 + tpq) / (2 * tpq)));
+    if (!n.drum()) grid.insert(music::tick_to_grid(n.start_tick, s.ticks_per_quarter));
   }
   std::vector<double> out;
   for (auto it = grid.begin(); it != grid.end() && std::next(it) != grid.end(); ++it) {

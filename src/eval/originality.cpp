@@ -22,9 +22,7 @@ std::vector<Onset> onsets(const music::Score& score) {
   std::map<std::int64_t, std::vector<int>> at;  // grid time -> pitches
   const std::uint64_t tpq = static_cast<std::uint64_t>(score.ticks_per_quarter);
   for (const auto& n : score.notes) {
-    if (n.drum()) continue;
-    auto g = static_cast<std::int64_t>((2 * n.start_tick * 12 + tpq) / (2 * tpq));
-    at[g].push_back(n.pitch);
+    if (!n.drum()) at[music::tick_to_grid(n.start_tick, score.ticks_per_quarter)].push_back(n.pitch);
   }
   midi::TempoMap tempo(score.tempos, score.ticks_per_quarter);
   std::vector<Onset> out;
@@ -32,9 +30,15 @@ std::vector<Onset> onsets(const music::Score& score) {
   for (auto& [g, pitches] : at) {
     std::sort(pitches.begin(), pitches.end());
     pitches.erase(std::unique(pitches.begin(), pitches.end()), pitches.end());
-    out.push_back({onset_symbol(pitches, g - prev), tempo.seconds(static_cast<std::uint64_t>(g) * tpq / 12)});
+    out.push_back({onset_symbol(pitches, g - prev), tempo.seconds(static_cast<std::uint64_t>(g) * tpq / music::kGridPerQuarter)});
     prev = g;
   }
+  return out;
+}
+
+std::vector<std::uint64_t> onset_symbols(const music::Score& score) {
+  std::vector<std::uint64_t> out;
+  for (const auto& o : onsets(score)) out.push_back(o.symbol);
   return out;
 }
 

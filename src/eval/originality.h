@@ -21,6 +21,8 @@ struct Onset {
 /// Onsets of a score on the 12-per-quarter grid (drums excluded). The first onset's "time since
 /// the previous onset" is its time from the start.
 std::vector<Onset> onsets(const music::Score& score);
+/// Just the symbols of onsets(score), the form the copy index takes.
+std::vector<std::uint64_t> onset_symbols(const music::Score& score);
 /// Symbol of an onset from its sorted pitches and its distance to the previous onset (grid units).
 std::uint64_t onset_symbol(const std::vector<int>& sorted_pitches, std::int64_t delta_grid);
 

@@ -97,8 +97,7 @@ std::vector<std::string> Generator::primer_from_corpus(std::uint64_t seed, int l
   }
   // REMI: cut whole bars out of the decoded piece and encode them again, so the primer is well formed.
   music::Score s = music::remi_decode(tokens);
-  std::uint64_t bar = 4 * 480;  // bars of the piece's first meter
-  if (!s.time_signatures.empty()) bar = 4 * 480 * static_cast<std::uint64_t>(s.time_signatures[0].numerator) / static_cast<std::uint64_t>(s.time_signatures[0].denominator);
+  std::uint64_t bar = s.bar_ticks_at(0);  // bars of the piece's first meter
   std::uint64_t end = s.end_tick();
   std::uint64_t bars = std::max<std::uint64_t>(1, end / bar);
   std::uint64_t from = (rng() % std::max<std::uint64_t>(1, bars > 4 ? bars - 4 : 1)) * bar;
@@ -239,11 +238,15 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
   };
   // Ends a slot; an unfinished onset that would extend a copy beyond K is removed first.
   auto finish = [&](Slot& s) {
-    if (remi && gate && !s.onset_pitches.empty() && index_.step(s.cursor, close_onset_symbol(s)).length > K) {
-      s.ids.resize(s.onset_token);
-      s.gated = true;
+    if (remi && gate && !s.onset_pitches.empty()) {
+      auto closed = index_.step(s.cursor, close_onset_symbol(s));
+      if (closed.length > K) {
+        s.ids.resize(s.onset_token);
+        s.gated = true;
+      } else {
+        s.cursor = closed;
+      }
     }
-    if (remi && !s.onset_pitches.empty() && gate && !s.gated) s.cursor = index_.step(s.cursor, close_onset_symbol(s));
     s.done = true;
   };
 
@@ -409,8 +412,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       std::uint64_t shift = 0;
       if (primer_notes < full.notes.size()) {
         std::uint64_t first = full.notes[primer_notes].start_tick;
-        std::uint64_t bar = 1920;
-        for (const auto& ts : full.time_signatures) if (ts.tick <= first) bar = 1920 * static_cast<std::uint64_t>(ts.numerator) / static_cast<std::uint64_t>(ts.denominator);
+        std::uint64_t bar = full.bar_ticks_at(first);
         shift = remi ? first - first % bar : first;
       }
       music::Score g = full;
@@ -442,8 +444,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     if (p.copy.piece >= 0 && static_cast<std::size_t>(p.copy.piece) < sources_.size()) p.copy_source = sources_[static_cast<std::size_t>(p.copy.piece)];
     p.notes = gen.notes.size();
     p.seconds = full.seconds(full.end_tick());
-    std::uint64_t bar = 1920;
-    if (!full.time_signatures.empty()) bar = 1920 * static_cast<std::uint64_t>(full.time_signatures[0].numerator) / static_cast<std::uint64_t>(full.time_signatures[0].denominator);
+    std::uint64_t bar = full.bar_ticks_at(0);
     p.bars = static_cast<int>((full.end_tick() + bar - 1) / bar);
     pieces.push_back(std::move(p));
   }

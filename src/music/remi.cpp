@@ -18,6 +18,7 @@ namespace arioso::music {
 namespace {
 
 constexpr int kG = RemiSettings::kGrid;
+static_assert(kG == kGridPerQuarter, "REMI positions are the score grid");
 constexpr int kTicksPerGrid = 480 / kG;  // decoded scores use 480 ticks per quarter
 
 struct Vocab {
@@ -106,10 +107,7 @@ const Vocab& vocab() {
   return v;
 }
 
-std::int64_t to_grid(std::uint64_t tick, int tpq) {
-  // Nearest grid point, exact halves round up.
-  return static_cast<std::int64_t>((2 * tick * kG + static_cast<std::uint64_t>(tpq)) / (2 * static_cast<std::uint64_t>(tpq)));
-}
+std::int64_t to_grid(std::uint64_t tick, int tpq) { return tick_to_grid(tick, tpq); }
 
 int duration_index(std::int64_t grid_len) {
   const auto& d = durations_table();
@@ -443,6 +441,5 @@ bool RemiGrammar::feed(int id) {
   return true;
 }
 
-bool RemiGrammar::at_onset_boundary() const { return state_ == State::kAfterDuration || state_ == State::kAfterTempo; }
 
 }  // namespace arioso::music

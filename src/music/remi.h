@@ -63,7 +63,6 @@ class RemiGrammar {
   int bar_length() const { return bar_len_; }   ///< grid units in the current bar
   int position() const { return pos_; }         ///< current position in the bar, -1 before the first
   int bars() const { return bars_; }            ///< Bar tokens seen
-  bool at_onset_boundary() const;               ///< the last token completed a note or started a position
 
  private:
   enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterPosition, kAfterTempo, kAfterPitch, kAfterVelocity, kAfterDuration };

@@ -26,6 +26,16 @@ std::uint64_t Score::end_tick() const {
   return e;
 }
 
+std::uint64_t Score::bar_ticks_at(std::uint64_t tick) const {
+  std::uint64_t num = 4, den = 4;
+  for (const auto& ts : time_signatures) {
+    if (ts.tick > tick) break;
+    num = static_cast<std::uint64_t>(ts.numerator);
+    den = static_cast<std::uint64_t>(ts.denominator);
+  }
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(ticks_per_quarter) * 4 * num / den);
+}
+
 double Score::seconds(std::uint64_t tick) const { return midi::TempoMap(tempos, ticks_per_quarter).seconds(tick); }
 
 static const char* kNames[] = {"C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B"};
@@ -180,7 +190,6 @@ midi::MidiFile score_to_midi(const Score& score) {
   f.format = 1;
   f.division.ticks_per_quarter = static_cast<std::uint16_t>(score.ticks_per_quarter);
   midi::Track meta;
-  std::vector<std::pair<std::uint64_t, midi::Event>> m;
   for (const auto& ts : score.time_signatures) meta.events.push_back(midi::make_time_signature(ts.tick, ts.numerator, ts.denominator));
   for (const auto& t : score.tempos) meta.events.push_back(midi::make_tempo(t.tick, t.us_per_quarter));
   for (const auto& k : score.key_signatures) {

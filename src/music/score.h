@@ -26,6 +26,14 @@ struct Beats {
 /// `ticks` / `ticks_per_quarter` in lowest terms.
 Beats ticks_to_beats(std::int64_t ticks, int ticks_per_quarter);
 
+/// Positions per quarter note of arioso's rhythm grid (sixteenths and triplets exact).
+constexpr int kGridPerQuarter = 12;
+/// Nearest grid point of a tick (exact halves round up).
+inline std::int64_t tick_to_grid(std::uint64_t tick, int ticks_per_quarter) {
+  const auto tpq = static_cast<std::uint64_t>(ticks_per_quarter);
+  return static_cast<std::int64_t>((2 * tick * kGridPerQuarter + tpq) / (2 * tpq));
+}
+
 struct Score {
   int ticks_per_quarter = 480;
   std::vector<Note> notes;                 ///< sorted by (start_tick, pitch)
@@ -37,6 +45,8 @@ struct Score {
     return ticks_to_beats(static_cast<std::int64_t>(n.end_tick - n.start_tick), ticks_per_quarter);
   }
   std::uint64_t end_tick() const;          ///< latest note end (0 if no notes)
+  /// Ticks of the bar in effect at `tick` (its time signature, 4/4 before the first).
+  std::uint64_t bar_ticks_at(std::uint64_t tick) const;
   double seconds(std::uint64_t tick) const;  ///< through the tempo map
 };
 

@@ -11,14 +11,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "render/render.h"
 
 namespace arioso::render {
 
 namespace {
-
-struct Hist {
-  std::vector<double> values;  // normalized
-};
 
 std::vector<double> pc_hist(const eval::PieceSet& s) {
   std::vector<double> h(12, 0);
@@ -139,13 +136,7 @@ void write_analysis_png(const std::string& path, const eval::PieceSet& g, const 
     draw(gm, gs, rowh * 0.1, 0.2, 0.45, 0.8);
     if (r) draw(rs.first, rs.second, rowh * 0.45, 0.95, 0.55, 0.15);
   }
-  cairo_destroy(cr);
-  std::string tmp = path + ".tmp.png";
-  cairo_status_t st = cairo_surface_write_to_png(surface, tmp.c_str());
-  cairo_surface_destroy(surface);
-  if (st != CAIRO_STATUS_SUCCESS || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw Error(fmt::format("{}: cannot write PNG: {}", path, cairo_status_to_string(st)));
-  }
+  finish_png(surface, cr, path);
 }
 
 }  // namespace arioso::render

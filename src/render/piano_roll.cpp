@@ -12,8 +12,7 @@
 
 namespace arioso::render {
 
-namespace {
-void finish(cairo_surface_t* surface, cairo_t* cr, const std::string& path) {
+void finish_png(cairo_surface_t* surface, cairo_t* cr, const std::string& path) {
   cairo_destroy(cr);
   std::string tmp = path + ".tmp.png";
   cairo_status_t st = cairo_surface_write_to_png(surface, tmp.c_str());
@@ -23,7 +22,6 @@ void finish(cairo_surface_t* surface, cairo_t* cr, const std::string& path) {
     throw Error(fmt::format("{}: cannot write PNG: {}", path, cairo_status_to_string(st)));
   }
 }
-}  // namespace
 
 void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end, int width, int height) {
   cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
@@ -63,15 +61,8 @@ void write_piano_roll_png(const std::string& path, const music::Score& score, st
   }
   // Bar lines from the time signatures.
   std::uint64_t tick = 0;
-  int num = 4, den = 4;
-  std::size_t ts = 0;
   int bar = 0;
   while (tick <= end) {
-    while (ts < score.time_signatures.size() && score.time_signatures[ts].tick <= tick) {
-      num = score.time_signatures[ts].numerator;
-      den = score.time_signatures[ts].denominator;
-      ++ts;
-    }
     double x = left + static_cast<double>(tick) * xs;
     cairo_set_source_rgb(cr, 0.8, 0.8, 0.85);
     cairo_set_line_width(cr, 1);
@@ -83,8 +74,7 @@ void write_piano_roll_png(const std::string& path, const music::Score& score, st
       cairo_move_to(cr, x + 2, height - 8);
       cairo_show_text(cr, std::to_string(bar + 1).c_str());
     }
-    std::uint64_t len = static_cast<std::uint64_t>(score.ticks_per_quarter) * 4 * static_cast<std::uint64_t>(num) / static_cast<std::uint64_t>(den);
-    tick += std::max<std::uint64_t>(len, 1);
+    tick += score.bar_ticks_at(tick);
     ++bar;
   }
   for (const auto& n : score.notes) {
@@ -97,7 +87,7 @@ void write_piano_roll_png(const std::string& path, const music::Score& score, st
     cairo_rectangle(cr, x, top + (hi - n.pitch) * ys + 0.5, w, std::max(1.0, ys - 1));
     cairo_fill(cr);
   }
-  finish(surface, cr, path);
+  finish_png(surface, cr, path);
 }
 
 void write_loss_png(const std::string& path, const std::vector<LossPoint>& pts, const std::string& title) {
@@ -169,7 +159,7 @@ void write_loss_png(const std::string& path, const std::vector<LossPoint>& pts, 
   };
   line(false, 0.15, 0.4, 0.8, "train loss (nats/token)", 20);
   line(true, 0.85, 0.35, 0.1, "validation NLL", 36);
-  finish(surface, cr, path);
+  finish_png(surface, cr, path);
 }
 
 }  // namespace arioso::render

@@ -21,6 +21,10 @@ std::string find_soundfont();
 std::size_t write_wav(const std::string& path, const music::Score& score, const std::string& soundfont,
                       int sample_rate = 44100);
 
+/// Destroys `cr`, writes `surface` to `path` atomically and destroys it; throws Error on failure.
+/// (For the pictures of this library, which draw with cairo.)
+void finish_png(struct _cairo_surface* surface, struct _cairo* cr, const std::string& path);
+
 /// One line of a training log, for the loss curve.
 struct LossPoint {
   double epoch = 0;

@@ -364,7 +364,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     for (auto t : p.tokens) tokens.push_back(corpus.vocab.token(t));
     std::vector<std::uint64_t> sym;
     try {
-      for (const auto& o : eval::onsets(music::detokenize(tokens, corpus.tokenizer))) sym.push_back(o.symbol);
+      sym = eval::onset_symbols(music::detokenize(tokens, corpus.tokenizer));
     } catch (const Error&) {
       continue;
     }
