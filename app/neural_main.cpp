@@ -239,8 +239,12 @@ int cmd_evaluate(int argc, char** argv) {
                           {"accuracy", s.tokens ? static_cast<double>(s.correct) / static_cast<double>(s.tokens) : NAN},
                           {"beats", b}, {"seconds", sec}, {"nll_per_beat", b > 0 ? s.nll_sum / b : NAN}};
   };
-  for (const auto& it : items) {
-    auto s = train::score_sequence(*m, it.ids, torch::kCPU);
+  std::vector<const std::vector<std::uint16_t>*> seqs;
+  for (const auto& it : items) seqs.push_back(&it.ids);
+  auto scores = train::score_sequences(*m, seqs, torch::kCPU);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& it = items[i];
+    const auto& s = scores[i];
     total.nll_sum += s.nll_sum;
     total.tokens += s.tokens;
     total.correct += s.correct;

@@ -65,7 +65,7 @@ Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>&
                  .to(device);
   const std::int64_t n = static_cast<std::int64_t>(tokens.size());
   auto add = [&](const torch::Tensor& logits, const torch::Tensor& target) {  // (T, V), (T)
-    auto lp = torch::log_softmax(logits, -1);
+    auto lp = torch::log_softmax(logits.to(torch::kDouble), -1);
     s.nll_sum -= lp.gather(1, target.unsqueeze(1)).sum().item<double>();
     s.correct += (logits.argmax(-1) == target).sum().item<std::int64_t>();
     s.tokens += target.size(0);
@@ -92,6 +92,60 @@ Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>&
     }
   }
   return s;
+}
+
+std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<const std::vector<std::uint16_t>*>& pieces,
+                                    torch::Device device) {
+  std::vector<Scores> out(pieces.size());
+  if (m.context() != 0) {
+    for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device);
+    return out;
+  }
+  torch::NoGradGuard ng;
+  // Longest first, so rows of one batch have similar lengths and little padding.
+  std::vector<std::size_t> order(pieces.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return pieces[a]->size() > pieces[b]->size(); });
+  constexpr std::size_t kRows = 16;
+  constexpr std::int64_t kChunk = 256;
+  for (std::size_t b0 = 0; b0 < order.size(); b0 += kRows) {
+    std::size_t rows = std::min(kRows, order.size() - b0);
+    std::int64_t len = static_cast<std::int64_t>(pieces[order[b0]]->size());
+    if (len < 2) continue;
+    auto x = torch::zeros({static_cast<long>(rows), len}, torch::kLong);
+    auto valid = torch::zeros({static_cast<long>(rows), len}, torch::kBool);
+    auto xa = x.accessor<std::int64_t, 2>();
+    auto va = valid.accessor<bool, 2>();
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto& t = *pieces[order[b0 + r]];
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        xa[static_cast<long>(r)][static_cast<long>(i)] = t[i];
+        va[static_cast<long>(r)][static_cast<long>(i)] = true;
+      }
+    }
+    x = x.to(device);
+    valid = valid.to(device);
+    model::State st;
+    std::vector<double> nll(rows, 0);
+    std::vector<std::int64_t> correct(rows, 0), count(rows, 0);
+    for (std::int64_t i = 0; i + 1 < len; i += kChunk) {
+      std::int64_t e = std::min(len - 1, i + kChunk);
+      auto logits = m.forward(x.slice(1, i, e), &st);  // (R, T, V)
+      auto target = x.slice(1, i + 1, e + 1);
+      auto mask = valid.slice(1, i + 1, e + 1).to(torch::kDouble);
+      auto lp = torch::log_softmax(logits.to(torch::kDouble), -1).gather(2, target.unsqueeze(2)).squeeze(2);
+      auto row_nll = (-lp * mask).sum(1).cpu();
+      auto row_ok = ((logits.argmax(-1) == target).to(torch::kDouble) * mask).sum(1).cpu();
+      auto row_n = mask.sum(1).cpu();
+      for (std::size_t r = 0; r < rows; ++r) {
+        nll[r] += row_nll[static_cast<long>(r)].item<double>();
+        correct[r] += static_cast<std::int64_t>(row_ok[static_cast<long>(r)].item<double>());
+        count[r] += static_cast<std::int64_t>(row_n[static_cast<long>(r)].item<double>());
+      }
+    }
+    for (std::size_t r = 0; r < rows; ++r) out[order[b0 + r]] = Scores{nll[r], count[r], correct[r]};
+  }
+  return out;
 }
 
 namespace {
@@ -309,9 +363,11 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     rep.tokens_per_s = static_cast<double>(tokens_done) / std::max(es, 1e-9);
     m->eval();
     Scores vs;
+    std::vector<const std::vector<std::uint16_t>*> valid_pieces;
     for (const auto& p : corpus.pieces) {
-      if (p.split != data::Split::kValid) continue;
-      Scores s = score_sequence(*m, p.tokens, device);
+      if (p.split == data::Split::kValid) valid_pieces.push_back(&p.tokens);
+    }
+    for (const Scores& s : score_sequences(*m, valid_pieces, device)) {
       vs.nll_sum += s.nll_sum;
       vs.tokens += s.tokens;
       vs.correct += s.correct;

@@ -60,6 +60,10 @@ struct Scores {
 };
 /// Scores one token sequence (the first token has no prediction and is not scored).
 Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16_t>& tokens, torch::Device device);
+/// Scores many sequences, each exactly as score_sequence would; LSTM pieces run side by side
+/// in batches (padding masked out), which is what makes validation fast.
+std::vector<Scores> score_sequences(model::SequenceModel& model, const std::vector<const std::vector<std::uint16_t>*>& pieces,
+                                    torch::Device device);
 
 /// Trains; `stop` (set from a signal handler) ends the run cleanly after writing last.pt.
 TrainResult train(const TrainOptions& options, const std::atomic<bool>& stop, const ProgressFn& progress,
