@@ -1,0 +1,123 @@
+// End to end through the `arioso` binary: `demo` on a tiny corpus built here with a tiny
+// budget writes every promised file, valid (MIDI read back by mido with the same notes, WAV
+// length, PNG size and not blank), and a second run reuses the trained model; `info` keeps
+// going past a broken file and exits 1.
+#include <cairo.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/files.h"
+#include "midi/midi_file.h"
+#include "midi/notes.h"
+#include "music/score.h"
+#include "test_util.h"
+
+using namespace arioso;
+using namespace arioso::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kArioso = ARIOSO_BINARY_DIR "/app/arioso";
+
+int run(const std::string& cmd, std::string* out = nullptr) {
+  std::string full = cmd + " > /tmp/arioso-cli-out.txt 2>&1";
+  int rc = std::system(full.c_str());
+  if (out) {
+    auto b = read_file_bytes("/tmp/arioso-cli-out.txt");
+    out->assign(b.begin(), b.end());
+  }
+  return WEXITSTATUS(rc);
+}
+
+void write_tiny_corpus(const std::string& dir) {
+  fs::create_directories(dir);
+  for (int p = 0; p < 4; ++p) {
+    music::Score s;
+    s.ticks_per_quarter = 480;
+    s.tempos = {{0, 500000}};
+    for (int i = 0; i < 64; ++i) {
+      music::Note n;
+      n.start_tick = static_cast<std::uint64_t>(i) * 240;
+      n.end_tick = n.start_tick + 240;
+      n.pitch = 60 + (i * (p + 3)) % 12;
+      n.velocity = 90;
+      s.notes.push_back(n);
+      if (i % 4 == 0) {
+        n.pitch -= 12;
+        n.end_tick = n.start_tick + 960;
+        s.notes.push_back(n);
+      }
+    }
+    write_file_atomic(dir + "/tune" + std::to_string(p) + ".mid", midi::write_midi(music::score_to_midi(s)));
+  }
+}
+
+}  // namespace
+
+TEST(Cli, DemoEndToEnd) {
+  std::string dir = temp_dir("demo");
+  write_tiny_corpus(dir + "/midi");
+  std::string out_dir = dir + "/out";
+  std::string cmd = kArioso + " demo --midi " + dir + "/midi -o " + out_dir + " --minutes 0.05 --preset tiny --pieces 2 --seconds 6";
+  std::string log;
+  ASSERT_EQ(run(cmd, &log), 0) << log;
+  for (const char* f : {"piece-1.mid", "piece-1.wav", "piece-1.png", "piece-2.mid", "piece-2.wav", "piece-2.png", "loss.png",
+                        "analysis.json", "analysis.png", "run/best.pt", "corpus.arioso"}) {
+    EXPECT_TRUE(fs::exists(out_dir + "/" + f)) << f << "\n" << log;
+  }
+  // MIDI: mido reads it, with the notes arioso reads.
+  std::string mid = out_dir + "/piece-1.mid";
+  auto notes = midi::extract_notes(midi::read_midi_file(mid, true));
+  ASSERT_FALSE(notes.empty());
+  if (have_mido()) {
+    auto j = nlohmann::json::parse(run_capture("/usr/bin/python3 " ARIOSO_SOURCE_DIR "/tests/reference/mido_notes.py " + mid));
+    ASSERT_FALSE(j.contains("error")) << j.dump();
+    EXPECT_EQ(j["notes"].size(), notes.size());
+    auto len = std::stod(run_capture("/usr/bin/python3 -c \"import mido; print(mido.MidiFile('" + mid + "').length)\""));
+    // WAV: 16-bit stereo at 44.1 kHz, as long as the MIDI plus the one-second release tail.
+    auto wav = read_file_bytes(out_dir + "/piece-1.wav");
+    ASSERT_GT(wav.size(), 44u);
+    std::uint32_t rate = wav[24] | (wav[25] << 8) | (wav[26] << 16) | (static_cast<std::uint32_t>(wav[27]) << 24);
+    EXPECT_EQ(rate, 44100u);
+    double seconds = static_cast<double>(wav.size() - 44) / (44100.0 * 4);
+    EXPECT_NEAR(seconds, len + 1.0, 0.02);
+  }
+  // PNG: the promised size, and not blank.
+  cairo_surface_t* png = cairo_image_surface_create_from_png((out_dir + "/piece-1.png").c_str());
+  ASSERT_EQ(cairo_surface_status(png), CAIRO_STATUS_SUCCESS);
+  EXPECT_EQ(cairo_image_surface_get_width(png), 1200);
+  EXPECT_EQ(cairo_image_surface_get_height(png), 480);
+  const unsigned char* px = cairo_image_surface_get_data(png);
+  int stride = cairo_image_surface_get_stride(png), coloured = 0;
+  for (int y = 0; y < 480; ++y) {
+    for (int x = 0; x < 1200; ++x) {
+      const unsigned char* p = px + y * stride + 4 * x;
+      coloured += (p[2] < 200 && p[0] > p[2] + 40);  // ARGB32 in memory is B, G, R, A: note blue, not the grey grid
+    }
+  }
+  cairo_surface_destroy(png);
+  EXPECT_GT(coloured, 200);
+  // A second run reuses the corpus and the trained model.
+  ASSERT_EQ(run(cmd, &log), 0) << log;
+  EXPECT_NE(log.find("corpus: reusing"), std::string::npos) << log;
+  EXPECT_NE(log.find("model: reusing"), std::string::npos) << log;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, InfoGoesOnPastABrokenFile) {
+  std::string dir = temp_dir("info");
+  write_tiny_corpus(dir);
+  write_file_atomic(dir + "/bad.mid", std::string("MThd\0\0\0\6", 8));
+  std::string out;
+  EXPECT_EQ(run(kArioso + " info " + dir + "/bad.mid " + dir + "/tune0.mid", &out), 1);
+  EXPECT_NE(out.find(dir + "/bad.mid:0x0: truncated header: expected 14 bytes, 8 available"), std::string::npos) << out;
+  EXPECT_NE(out.find("format 1, 480 ticks per quarter"), std::string::npos) << out;
+  EXPECT_EQ(run(kArioso + " info --json " + dir + "/tune0.mid", &out), 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["note_count"], 80);
+  fs::remove_all(dir);
+}
