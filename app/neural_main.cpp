@@ -132,7 +132,7 @@ int cmd_train(int argc, char** argv) {
   bool no_augment = false;
   app.add_flag("--no-augment", no_augment, "no transposition augmentation");
   app.add_option("--seed", o.seed)->capture_default_str();
-  app.add_option("--threads", o.threads, "torch threads (0 = measured default)");
+  app.add_option("--threads", o.threads, "cores to use (0 = all; the matrix products run on OpenBLAS threads)");
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -156,6 +156,7 @@ int cmd_train(int argc, char** argv) {
 }
 
 int cmd_generate(int argc, char** argv) {
+  train::use_threads(0);
   CLI::App app{"arioso generate RUN_DIR [-o DIR]"};
   GenCli o;
   app.add_option("run", o.run, "run folder from 'arioso train'")->required();
@@ -189,6 +190,7 @@ int cmd_evaluate(int argc, char** argv) {
     fmt::print(stderr, "arioso evaluate: give exactly one of --midi or --corpus\n");
     return 2;
   }
+  train::use_threads(0);
   std::string ckpt = fs::exists(run + "/best.pt") ? run + "/best.pt" : run + "/last.pt";
   model::CheckpointMeta meta;
   auto m = model::load_checkpoint(ckpt, &meta);

@@ -207,4 +207,18 @@ BlasChoice configure_openblas() {
 
 const BlasChoice& last_blas_choice() { return g_choice; }
 
+bool set_blas_threads(int threads) {
+  using SetFn = void (*)(int);
+  auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!fn) {
+    for (const char* name : kLibraries) {
+      void* h = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+      if (h && (fn = reinterpret_cast<SetFn>(dlsym(h, "openblas_set_num_threads")))) break;
+    }
+  }
+  if (!fn) return false;
+  fn(threads);
+  return true;
+}
+
 }  // namespace arioso

@@ -25,6 +25,13 @@ struct BlasChoice {
 /// BLAS is loaded. Never throws.
 BlasChoice configure_openblas();
 
+/// Sets the number of OpenBLAS threads at run time (openblas_set_num_threads, found in the
+/// loaded process); returns false when no OpenBLAS is loaded. Measured here: libtorch's own
+/// intra-op pool and OpenBLAS's pthread pool both default to every core, and together they
+/// oversubscribe (2+2 threads on 2 cores ran the seed LSTM at 914 tokens/s against 2,008 with
+/// one libtorch thread and two OpenBLAS threads): arioso gives the cores to OpenBLAS.
+bool set_blas_threads(int threads);
+
 /// The outcome of the last configure_openblas() call (or an empty choice).
 const BlasChoice& last_blas_choice();
 

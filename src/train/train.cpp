@@ -10,9 +10,11 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "eval/originality.h"
@@ -49,11 +51,14 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   return o;
 }
 
-int default_threads(const std::string& arch) {
-  // Measured on the 2-core development machine (bench/RESULTS.md): the small models' matrix
-  // products are too small to split well across cores, so one thread is fastest for the LSTM.
-  (void)arch;
-  return 1;
+int use_threads(int threads) {
+  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (set_blas_threads(n)) {
+    torch::set_num_threads(1);  // the matrix products run on OpenBLAS's threads
+  } else {
+    torch::set_num_threads(n);  // another BLAS: let libtorch split the work
+  }
+  return n;
 }
 
 Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device) {
@@ -202,7 +207,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  torch::set_num_threads(opt.threads > 0 ? opt.threads : default_threads(opt.arch));
+  use_threads(opt.threads);
 
   data::Corpus corpus = data::read_corpus(opt.corpus);
   const int V = corpus.vocab.size();
