@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -170,7 +171,8 @@ BlasChoice configure_openblas() {
   bool avx512 = has_flag(flags, "avx512f") && has_flag(flags, "avx512bw") && has_flag(flags, "avx512vl") &&
                 has_flag(flags, "avx512dq");
   std::vector<const char*> candidates;
-  if (avx512 && base.core != "SkylakeX" && base.core != "CooperLake" && base.core != "SapphireRapids") {
+  auto same = [](const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; };
+  if (avx512 && !same(base.core, "SkylakeX") && !same(base.core, "CooperLake") && !same(base.core, "SapphireRapids")) {
     candidates.push_back("SkylakeX");
   }
   if (generic && has_flag(flags, "avx2") && has_flag(flags, "fma")) candidates.push_back("Haswell");
