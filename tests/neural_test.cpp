@@ -80,6 +80,12 @@ TEST(Model, SaveLoadGivesIdenticalLogits) {
     auto first = n->forward(x.slice(1, 0, 10), &st);
     auto rest = n->forward(x.slice(1, 10, 16), &st);
     EXPECT_TRUE(torch::allclose(torch::cat({first, rest}, 1), a, 1e-5, 1e-5)) << arch;
+    // One token at a time without gradients (the generation fast path) too.
+    torch::NoGradGuard ng;
+    model::State one;
+    std::vector<torch::Tensor> steps;
+    for (int t = 0; t < 16; ++t) steps.push_back(n->forward(x.slice(1, t, t + 1), &one));
+    EXPECT_TRUE(torch::allclose(torch::cat(steps, 1), a, 1e-5, 1e-5)) << arch;
   }
   write_file_atomic(dir + "/bad.pt", std::string("not a checkpoint"));
   EXPECT_THROW_MSG(model::read_checkpoint_meta(dir + "/bad.pt"), FormatError,

@@ -93,6 +93,9 @@ class LstmLM : public SequenceModel {
     } else {
       h = embedding_->forward(x);
     }
+    if (state && x.size(1) == 1 && !is_training() && !torch::GradMode::is_enabled()) {
+      return head(step(h.select(1, 0), *state).unsqueeze(1));
+    }
     std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> r;
     if (state && !state->tensors.empty()) {
       r = lstm_->forward(h, std::make_tuple(state->tensors[0], state->tensors[1]));
@@ -103,10 +106,48 @@ class LstmLM : public SequenceModel {
       state->tensors = {std::get<0>(std::get<1>(r)), std::get<1>(std::get<1>(r))};
       state->position += x.size(1);
     }
-    h = dropout_->forward(std::get<0>(r));
-    h = dropout_->forward(torch::relu(dense_->forward(h)));
-    return out_->forward(h);  // (B, T, V)
+    return head(std::get<0>(r));
   }
+
+  /// (B, T, H) LSTM outputs -> (B, T, V) logits.
+  torch::Tensor head(const torch::Tensor& lstm_out) {
+    auto h = dropout_->forward(lstm_out);
+    h = dropout_->forward(torch::relu(dense_->forward(h)));
+    return out_->forward(h);
+  }
+
+  /// One time step for generation, (B, C) input -> (B, H) output, updating `state`: the same
+  /// arithmetic as torch::nn::LSTM (gates i, f, g, o), without its per-call set-up, which
+  /// costs more than the products themselves at batch 1.
+  torch::Tensor step(torch::Tensor x, State& state) {
+    const auto L = config_.layers;
+    const auto B = x.size(0);
+    if (state.tensors.empty()) {
+      state.tensors = {torch::zeros({L, B, config_.hidden}, x.options()), torch::zeros({L, B, config_.hidden}, x.options())};
+    }
+    if (layer_weights_.empty()) {
+      for (int l = 0; l < L; ++l) {
+        auto p = lstm_->named_parameters();
+        auto k = std::to_string(l);
+        layer_weights_.push_back({p["weight_ih_l" + k].t(), p["weight_hh_l" + k].t(), p["bias_ih_l" + k], p["bias_hh_l" + k]});
+      }
+    }
+    std::vector<torch::Tensor> hs, cs;
+    for (int l = 0; l < L; ++l) {
+      const auto& w = layer_weights_[static_cast<std::size_t>(l)];
+      auto h0 = state.tensors[0][l], c0 = state.tensors[1][l];
+      auto gates = torch::addmm(w[2], x, w[0]).addmm_(h0, w[1]).add_(w[3]).chunk(4, 1);  // (B, 4H)
+      auto c = torch::sigmoid(gates[1]) * c0 + torch::sigmoid(gates[0]) * torch::tanh(gates[2]);
+      auto h = torch::sigmoid(gates[3]) * torch::tanh(c);
+      hs.push_back(h);
+      cs.push_back(c);
+      x = h;
+    }
+    state.tensors = {torch::stack(hs), torch::stack(cs)};
+    state.position += 1;
+    return x;
+  }
+
   std::int64_t context() const override { return 0; }
   void select_rows(State& s, const torch::Tensor& rows) const override {
     for (auto& t : s.tensors) t = t.index_select(1, rows);  // (L, B, H)
@@ -117,6 +158,8 @@ class LstmLM : public SequenceModel {
   torch::nn::LSTM lstm_{nullptr};
   torch::nn::Linear dense_{nullptr}, out_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
+  // Per layer: views of W_ih^T, W_hh^T, b_ih, b_hh (views, so they follow in-place updates and loads).
+  std::vector<std::vector<torch::Tensor>> layer_weights_;
 };
 
 /// One pre-LayerNorm block: causal self-attention and a GELU MLP, both residual.
