@@ -4,6 +4,8 @@
 // sampled piece decodes and reads back, and the originality gate holds on a memorised corpus.
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/files.h"
 #include "data/prepare.h"
@@ -146,7 +148,19 @@ TEST(Train, RunResumeMismatchAndGenerate) {
   data::write_corpus(dir + "/other.corpus", other.corpus);
   more.corpus = dir + "/other.corpus";
   more.epochs = 4;
-  EXPECT_THROW(train::train(more, stop, {}), FormatError);
+  {
+    music::Vocab remi = music::Vocab::for_remi();
+    EXPECT_THROW_MSG(train::train(more, stop, {}), FormatError,
+                     fmt::format("{}/run/last.pt: vocabulary ({} tokens, hash {:016x}) does not match corpus {} ({} tokens, hash {:016x})",
+                                 dir, remi.size(), remi.hash(), more.corpus, other.corpus.vocab.size(), other.corpus.vocab.hash()));
+  }
+  // Early stopping: with no learning, validation cannot improve, so patience 2 ends the run
+  // after three epochs (the first sets the best).
+  train::TrainOptions flat = tiny_run(corpus, dir + "/flat", 10, 32, 0.0);
+  flat.patience = 2;
+  auto rs = train::train(flat, stop, {});
+  EXPECT_EQ(rs.stopped_because, "early stopping");
+  EXPECT_EQ(rs.epochs_done, 3);
 
   // Generation: same seed same output; top-k 1 equals greedy; key honoured; output decodes.
   generate::Generator g(o.run_dir);
