@@ -335,6 +335,7 @@ int cmd_demo(int argc, char** argv) {
   gc.g.num = pieces;
   gc.g.seconds = seconds;
   gc.g.seed = seed;
+  gc.g.max_copy = 12;  // the demo's promise: no verbatim quote longer than 12 onsets
   auto made = run_generate(gc, true);
   fmt::print("4/4 analysing the pieces against the corpus\n");
   std::vector<std::string> files;
