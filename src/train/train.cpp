@@ -276,10 +276,11 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   }
 
   const std::int64_t steps_per_epoch = ((static_cast<std::int64_t>(stream.size()) - 1 - (T - 1)) / T + B - 1) / B;
-  // Warm-up: a share of the planned steps, but never more than 200 (a run planned for 200 epochs
-  // and stopped by a time limit would otherwise spend its whole budget warming up).
+  // Warm-up: a share of the planned steps (of the steps the time limit allows, once measured),
+  // between 10 and 200 (a run planned for 200 epochs and stopped by a time limit would
+  // otherwise spend its whole budget warming up).
   const double planned_steps = static_cast<double>(steps_per_epoch) * opt.epochs;
-  Lr schedule{opt.lr, std::clamp(opt.warmup_fraction * planned_steps, 10.0, 200.0), planned_steps};
+  Lr schedule{opt.lr, opt.time_limit_min > 0 ? 20.0 : std::clamp(opt.warmup_fraction * planned_steps, 10.0, 200.0), planned_steps};
   const std::int64_t first_step_of_session = meta.step;
   auto t_start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
@@ -333,6 +334,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
         // at the rate (validation included) measured so far.
         double rate = static_cast<double>(meta.step - first_step_of_session) / std::max(elapsed(), 1e-9);
         schedule.total = std::min(planned_steps, static_cast<double>(first_step_of_session) + rate * time_limit_s);
+        schedule.warmup = std::clamp(opt.warmup_fraction * schedule.total, 20.0, 200.0);
       }
       set_lr(*optimizer, schedule.at(meta.step));
       optimizer->zero_grad();
