@@ -62,9 +62,10 @@ train::TrainOptions tiny_run(const std::string& corpus, const std::string& run_d
 
 TEST(Model, SaveLoadGivesIdenticalLogits) {
   std::string dir = temp_dir("ckpt");
-  for (const char* arch : {"lstm", "transformer"}) {
+  for (std::string arch : {"lstm", "lstm-3-layers", "transformer"}) {
     torch::manual_seed(3);
-    auto cfg = model::ModelConfig::preset_for(arch, "tiny", 50);
+    auto cfg = model::ModelConfig::preset_for(arch == "transformer" ? "transformer" : "lstm", "tiny", 50);
+    if (arch == "lstm-3-layers") cfg.layers = 3;  // the stacked path of the one-step fast path
     auto m = model::make_model(cfg);
     m->eval();
     auto x = torch::randint(0, 50, {2, 16}, torch::kLong);

@@ -173,6 +173,15 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       classic_symbol[static_cast<std::size_t>(id)] = eval::onset_symbol(ps, 6);  // 0.5 quarter = 6 grid units
     }
   }
+  // Tokens with a pitch outside --key: forbidden, or (with a key strength) made less likely.
+  std::vector<bool> out_of_key(static_cast<std::size_t>(V), false);
+  if (o.key) {
+    for (int id = 0; id < V; ++id) {
+      auto u = static_cast<std::size_t>(id);
+      if (remi) out_of_key[u] = pitch_of[u] >= 0 && !in_scale(pitch_of[u], *o.key);
+      else for (int p : classic_pitches[u]) out_of_key[u] = out_of_key[u] || !in_scale(p, *o.key);
+    }
+  }
   int tempo_only = -1;
   if (remi && o.tempo_bpm > 0) {
     const auto& t = music::remi_tempos();
@@ -282,12 +291,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       for (int id = 0; id < V; ++id) {
         auto u = static_cast<std::size_t>(id);
         if (!allowed[u]) continue;
-        if (o.key) {
-          if (remi && pitch_of[u] >= 0 && !in_scale(pitch_of[u], *o.key)) allowed[u] = false;
-          if (!remi) {
-            for (int p : classic_pitches[u]) if (!in_scale(p, *o.key)) allowed[u] = false;
-          }
-        }
+        if (out_of_key[u] && o.key_strength <= 0) allowed[u] = false;
         if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
         if (gate && !remi && index_.step(s.cursor, classic_symbol[u]).length > K) allowed[u] = false;
       }
@@ -310,7 +314,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       int argmax = -1;
       for (int id = 0; id < V; ++id) {
         auto u = static_cast<std::size_t>(id);
-        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] : -INFINITY;
+        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] - (out_of_key[u] ? o.key_strength : 0.0)
+                           : -INFINITY;
       }
       if (o.repetition_penalty != 1.0) {
         std::size_t from = s.ids.size() > 64 ? s.ids.size() - 64 : 0;
