@@ -282,13 +282,8 @@ TEST(MidiReal, NotesEqualMido) {
   auto files = real_files();
   if (files.empty()) GTEST_SKIP() << "no default corpus or ../shared on this machine";
   if (!have_mido()) GTEST_SKIP() << "python3-mido not installed";
-  std::string cmd = "/usr/bin/python3 " ARIOSO_SOURCE_DIR "/tests/reference/mido_notes.py";
-  for (const auto& f : files) cmd += " '" + f + "'";
-  std::istringstream out(run_capture(cmd));
-  std::string line;
   std::size_t checked = 0, mido_failed = 0;
-  while (std::getline(out, line)) {
-    auto j = nlohmann::json::parse(line);
+  for (const auto& j : run_reference(ARIOSO_SOURCE_DIR "/tests/reference/mido_notes.py", files)) {
     std::string path = j["file"];
     std::vector<midi::Diagnostic> diags;
     auto f = midi::read_midi_file(path, false, &diags);

@@ -133,13 +133,8 @@ TEST(Classic, Music21OracleOnSeedCorpus) {
   std::string shared = shared_dir();
   if (shared.empty()) GTEST_SKIP() << "../shared not present";
   auto files = find_midi_files({shared + "/data/seed-midi"});
-  std::string cmd = "/usr/bin/python3 " + shared + "/music21/m21v5_tokens.py";
-  for (const auto& f : files) cmd += " '" + f + "'";
-  std::istringstream out(run_capture(cmd));
-  std::string line;
   std::size_t total = 0, n = 0;
-  while (std::getline(out, line)) {
-    auto j = nlohmann::json::parse(line);
+  for (const auto& j : run_reference(shared + "/music21/m21v5_tokens.py", files)) {
     auto ours = classic(midi::read_midi_file(j["file"]), true);
     ASSERT_EQ(ours, j["tokens"].get<std::vector<std::string>>()) << j["file"];
     total += ours.size();

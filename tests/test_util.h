@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #define EXPECT_THROW_MSG(stmt, type, msg)                     \
   do {                                                        \
@@ -61,6 +63,17 @@ inline std::string run_capture(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   pclose(f);
   return out;
+}
+
+/// Runs a reference script (/usr/bin/python3) over files; one JSON document per output line.
+inline std::vector<nlohmann::json> run_reference(const std::string& script, const std::vector<std::string>& files) {
+  std::string cmd = "/usr/bin/python3 '" + script + "'";
+  for (const auto& f : files) cmd += " '" + f + "'";
+  std::istringstream out(run_capture(cmd));
+  std::vector<nlohmann::json> docs;
+  std::string line;
+  while (std::getline(out, line)) docs.push_back(nlohmann::json::parse(line));
+  return docs;
 }
 
 inline bool have_mido() { return std::system("/usr/bin/python3 -c 'import mido' >/dev/null 2>&1") == 0; }
