@@ -101,6 +101,23 @@ TEST(Cli, DemoEndToEnd) {
   }
   cairo_surface_destroy(png);
   EXPECT_GT(coloured, 200);
+  // evaluate --json: the documented keys, per piece and in total, and a broken file listed.
+  write_file_atomic(dir + "/midi/broken.mid", std::string("MThd", 4));
+  std::string ev;
+  ASSERT_EQ(run(kArioso + " evaluate " + out_dir + "/run --midi " + dir + "/midi --json 2>/dev/null", &ev), 0) << ev;
+  auto e = nlohmann::json::parse(ev);
+  ASSERT_EQ(e["pieces"].size(), 4u);
+  long tokens = 0;
+  for (const auto& p : e["pieces"]) {
+    for (const char* k : {"file", "tokens", "nll_sum", "nll_per_token", "perplexity", "accuracy", "beats", "seconds", "nll_per_beat"}) {
+      EXPECT_TRUE(p.contains(k)) << k;
+    }
+    tokens += p["tokens"].get<long>();
+  }
+  EXPECT_EQ(e["total"]["tokens"].get<long>(), tokens);
+  ASSERT_EQ(e["skipped"].size(), 1u);
+  EXPECT_EQ(e["skipped"][0]["file"], dir + "/midi/broken.mid");
+  fs::remove(dir + "/midi/broken.mid");
   // A second run reuses the corpus and the trained model.
   ASSERT_EQ(run(cmd, &log), 0) << log;
   EXPECT_NE(log.find("corpus: reusing"), std::string::npos) << log;
