@@ -145,6 +145,7 @@ int cmd_train(int argc, char** argv) {
   if (!resume.empty()) {
     o.resume = true;
     o.run_dir = resume;
+    if (app.get_option("--epochs")->count() == 0) o.epochs = -1;  // keep the run's own plan
   } else if (o.corpus.empty() || o.run_dir.empty()) {
     fmt::print(stderr, "arioso train: give CORPUS and -o RUN_DIR (or --resume RUN_DIR)\n");
     return 2;

@@ -48,6 +48,7 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   o.augment = j.value("augment", o.augment);
   o.patience = j.value("patience", o.patience);
   o.seed = j.value("seed", o.seed);
+  if (o.epochs < 0) o.epochs = j.value("epochs", 20);
   return o;
 }
 

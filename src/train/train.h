@@ -19,7 +19,7 @@ struct TrainOptions {
   std::string arch = "lstm";
   std::string preset = "small";
   bool scalar_input = false;
-  int epochs = 20;
+  int epochs = 20;             ///< with resume, < 0 keeps the run's own number
   double time_limit_min = 0;   ///< 0 = none
   int batch_size = 32;
   int window = 0;              ///< tokens per window; 0 = 256 for LSTM, the context for a Transformer
