@@ -135,11 +135,17 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--seed", o.seed)->capture_default_str();
   app.add_option("--threads", o.threads, "cores to use (0 = all; the matrix products run on OpenBLAS threads)");
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  auto* world_opt = app.add_option("--world-size", o.dist.world_size, "ranks in the group (default: $WORLD_SIZE, else 1)");
+  auto* rank_opt = app.add_option("--rank", o.dist.rank, "this process's rank (default: $RANK, else 0)");
+  auto* addr_opt = app.add_option("--master-addr", o.dist.master_addr, "rank 0's address (default: $MASTER_ADDR, else 127.0.0.1)");
+  auto* port_opt = app.add_option("--master-port", o.dist.master_port, "rank 0's port (default: $MASTER_PORT, else 29500)");
+  app.add_option("--dist-timeout", o.dist.timeout_s, "seconds a rank waits for the others before failing")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  o.dist = train::DistOptions::from_env(o.dist, world_opt->count() > 0, rank_opt->count() > 0, addr_opt->count() > 0, port_opt->count() > 0);
   o.scalar_input = input == "scalar";
   o.augment = !no_augment;
   if (!resume.empty()) {
@@ -152,7 +158,17 @@ int cmd_train(int argc, char** argv) {
   }
   signal(SIGINT, on_sigint);
   app::ProgressBar bar;
-  auto r = train::train(o, g_stop, [&](const Progress& p) { bar(p); }, print_epoch);
+  const bool lead = o.dist.rank == 0;
+  if (o.dist.world_size > 1) {
+    fmt::print("rank {} of {}: joining the group at {}:{}\n", o.dist.rank, o.dist.world_size, o.dist.master_addr, o.dist.master_port);
+    std::fflush(stdout);
+  }
+  auto r = train::train(o, g_stop, lead ? ProgressFn([&](const Progress& p) { bar(p); }) : ProgressFn(), lead ? print_epoch : nullptr);
+  if (r.world_size > 1) {
+    fmt::print("rank {} of {}: parameters {:016x}{}\n", o.dist.rank, r.world_size, r.parameter_hash,
+               lead ? fmt::format(" ({} ranks took part; {:.1f} MB of gradients all-reduced per step)", r.world_size, static_cast<double>(r.gradient_bytes) / 1e6) : "");
+  }
+  if (!lead) return r.stopped_because == "interrupted" ? 130 : 0;
   fmt::print("stopped: {} after {} epochs; best validation NLL {:.4f}; run in {}\n", r.stopped_because, r.epochs_done, r.best_valid_nll, o.run_dir);
   return r.stopped_because == "interrupted" ? 130 : 0;
 }

@@ -30,7 +30,8 @@ nlohmann::json TrainOptions::to_json() const {
   return {{"corpus", corpus}, {"arch", arch}, {"preset", preset}, {"scalar_input", scalar_input}, {"epochs", epochs},
           {"time_limit_min", time_limit_min}, {"batch_size", batch_size}, {"window", window}, {"lr", lr},
           {"weight_decay", weight_decay}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
-          {"augment", augment}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device}};
+          {"augment", augment}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
+          {"world_size", dist.world_size}};
 }
 
 static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
@@ -209,6 +210,13 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
   use_threads(opt.threads);
+  const int W = opt.dist.world_size, rank = opt.dist.rank;
+  const bool lead = rank == 0;  // rank 0 alone logs and writes files
+  if (opt.resume && resume_meta.step_in_epoch != 0 && resume_meta.train.value("world_size", 1) != W) {
+    throw ConfigError(fmt::format("{}: was written mid-epoch by {} ranks; resume it with the same number (not {})", last_path,
+                                  resume_meta.train.value("world_size", 1), W));
+  }
+  Group group(opt.dist, device);
 
   data::Corpus corpus = data::read_corpus(opt.corpus);
   const int V = corpus.vocab.size();
@@ -234,6 +242,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   torch::manual_seed(opt.seed);
   auto m = model::make_model(mc);
   m->to(device);
+  GradReducer reducer(group, m->parameters());
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   if (opt.optimizer == "adamw") {
     optimizer = std::make_unique<torch::optim::AdamW>(m->parameters(), torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay));
@@ -258,12 +267,23 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     meta.best_valid_nll = resume_meta.best_valid_nll;
     meta.bad_epochs = resume_meta.bad_epochs;
   }
+  if (W > 1) {
+    // Every rank starts from rank 0's weights, and draws its own dropout masks.
+    std::vector<torch::Tensor> state = m->parameters();
+    for (auto& b : m->buffers()) state.push_back(b);
+    {
+      torch::NoGradGuard ng;
+      group.broadcast_from_0(state);
+    }
+    if (!lead) torch::manual_seed(opt.seed + 7919ull * static_cast<std::uint64_t>(rank) + static_cast<std::uint64_t>(meta.step));
+  }
   nlohmann::json config{{"train", opt.to_json()}, {"model", mc.to_json()}, {"parameters", model::parameter_count(*m)},
                         {"tokenizer", corpus.tokenizer.to_json()}, {"vocab_size", V}, {"corpus", fs::absolute(opt.corpus).string()},
                         {"corpus_fingerprint", meta.corpus_fingerprint}, {"train_tokens", stream.size()},
-                        {"world_size", 1}};
-  write_file_atomic(opt.run_dir + "/config.json", config.dump(2) + "\n");
-  if (!opt.resume || !fs::exists(log_path)) {
+                        {"world_size", W}, {"backend", W > 1 ? group.backend() : "none"},
+                        {"gradient_bytes_per_step", W > 1 ? reducer.gradient_bytes() : 0}};
+  if (lead) write_file_atomic(opt.run_dir + "/config.json", config.dump(2) + "\n");
+  if (lead && (!opt.resume || !fs::exists(log_path))) {
     write_file_atomic(log_path, std::string("epoch,step,train_loss,valid_nll,valid_ppl,valid_acc,lr,tokens_per_s,elapsed_s\n"));
   }
 
@@ -276,7 +296,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     }
   }
 
-  const std::int64_t steps_per_epoch = ((static_cast<std::int64_t>(stream.size()) - 1 - (T - 1)) / T + B - 1) / B;
+  // One step takes B windows on each rank: B * W in all.
+  const std::int64_t GB = B * W;
+  const std::int64_t steps_per_epoch = ((static_cast<std::int64_t>(stream.size()) - 1 - (T - 1)) / T + GB - 1) / GB;
   // Warm-up: a share of the planned steps (of the steps the time limit allows, once measured),
   // between 10 and 200 (a run planned for 200 epochs and stopped by a time limit would
   // otherwise spend its whole budget warming up).
@@ -288,6 +310,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   TrainResult result;
   result.stopped_because = "epochs";
   double time_limit_s = opt.time_limit_min > 0 ? opt.time_limit_min * 60 : 1e300;
+  double shared_elapsed = 0;  // rank 0's clock, the same on every rank after each step
+  result.world_size = W;
+  result.gradient_bytes = W > 1 ? reducer.gradient_bytes() : 0;
 
   for (std::int64_t epoch = meta.epoch; epoch < opt.epochs; ++epoch) {
     std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<std::uint64_t>(epoch));
@@ -297,7 +322,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     std::shuffle(starts.begin(), starts.end(), rng);
     std::vector<int> shifts(starts.size(), 0);
     for (auto& sh : shifts) sh = static_cast<int>(rng() % 12) - 6;
-    const std::int64_t n_steps = (static_cast<std::int64_t>(starts.size()) + B - 1) / B;
+    const std::int64_t n_steps = (static_cast<std::int64_t>(starts.size()) + GB - 1) / GB;
     m->train();
     double loss_sum = 0;
     std::int64_t loss_n = 0, tokens_done = 0;
@@ -305,7 +330,10 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     bool cut = false;
     std::int64_t first_step = meta.step_in_epoch;
     for (std::int64_t k = first_step; k < n_steps; ++k) {
-      std::int64_t b0 = k * B, b1 = std::min<std::int64_t>(b0 + B, static_cast<std::int64_t>(starts.size()));
+      // This step's windows are [k*GB, k*GB + GB); this rank takes its B of them.
+      const std::int64_t n_starts = static_cast<std::int64_t>(starts.size());
+      const std::int64_t global_rows = std::min(GB, n_starts - k * GB);
+      std::int64_t b0 = std::min(k * GB + rank * B, n_starts), b1 = std::min<std::int64_t>(b0 + B, std::min(n_starts, k * GB + GB));
       auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
       auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
       for (std::int64_t i = b0; i < b1; ++i) {
@@ -333,41 +361,69 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       if (opt.time_limit_min > 0 && meta.step - first_step_of_session >= 20) {
         // With a time limit, the cosine decay ends when the budget does: the steps it allows,
         // at the rate (validation included) measured so far.
-        double rate = static_cast<double>(meta.step - first_step_of_session) / std::max(elapsed(), 1e-9);
+        double rate = static_cast<double>(meta.step - first_step_of_session) / std::max(shared_elapsed, 1e-9);
         schedule.total = std::min(planned_steps, static_cast<double>(first_step_of_session) + rate * time_limit_s);
         schedule.warmup = std::clamp(opt.warmup_fraction * schedule.total, 20.0, 200.0);
       }
       set_lr(*optimizer, schedule.at(meta.step));
       optimizer->zero_grad();
-      auto logits = m->forward(x, nullptr);  // (B, T, V)
-      auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}));
-      loss.backward();
+      double step_loss = 0;
+      bool interrupted = false, time_over = false;
+      if (W == 1) {
+        auto logits = m->forward(x, nullptr);  // (B, T, V)
+        auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}));
+        loss.backward();
+        step_loss = loss.item<double>();
+        shared_elapsed = elapsed();
+        interrupted = stop.load();
+        time_over = shared_elapsed > time_limit_s;
+      } else {
+        // Each rank's loss is its share of the mean over the global batch, so that the summed
+        // gradients are exactly the gradients of that mean.
+        reducer.begin_step();
+        double local = 0;
+        if (b1 > b0) {
+          auto logits = m->forward(x, nullptr);
+          auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}),
+                                                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                      static_cast<double>(global_rows * T);
+          loss.backward();
+          local = loss.item<double>();
+        }
+        reducer.finish_step();
+        // Decisions every rank must share: the loss, a stop request on any rank, rank 0's clock.
+        auto ctl = group.all_reduce_sum({local, stop.load() ? 1.0 : 0.0, lead ? elapsed() : 0.0});
+        step_loss = ctl[0];
+        interrupted = ctl[1] > 0;
+        shared_elapsed = ctl[2];
+        time_over = shared_elapsed > time_limit_s;
+      }
       if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(m->parameters(), opt.clip);
       optimizer->step();
       ++meta.step;
       meta.step_in_epoch = k + 1;
-      loss_sum += loss.item<double>();
+      loss_sum += step_loss;
       ++loss_n;
-      tokens_done += (b1 - b0) * T;
+      tokens_done += global_rows * T;
       double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
       if (progress) {
         progress({fmt::format("epoch {}/{}", epoch + 1, opt.epochs), k + 1, n_steps, "steps",
                   fmt::format("loss {:.3f} | {:.0f} tok/s", loss_sum / static_cast<double>(loss_n), static_cast<double>(tokens_done) / std::max(es, 1e-9)),
                   k + 1 == n_steps});
       }
-      if (stop.load()) {
+      if (interrupted) {
         result.stopped_because = "interrupted";
         cut = true;
         break;
       }
-      if (elapsed() > time_limit_s) {
+      if (time_over) {
         result.stopped_because = "time limit";
         cut = true;
         break;
       }
     }
     if (cut && result.stopped_because == "interrupted") {
-      model::save_checkpoint(last_path, meta, *m, optimizer.get());
+      if (lead) model::save_checkpoint(last_path, meta, *m, optimizer.get());
       break;
     }
     // Validation on the held-out pieces.
@@ -381,13 +437,18 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     m->eval();
     Scores vs;
     std::vector<const std::vector<std::uint16_t>*> valid_pieces;
-    for (const auto& p : corpus.pieces) {
-      if (p.split == data::Split::kValid) valid_pieces.push_back(&p.tokens);
+    int valid_index = 0;
+    for (const auto& p : corpus.pieces) {  // each rank scores every W-th piece
+      if (p.split == data::Split::kValid && valid_index++ % W == rank) valid_pieces.push_back(&p.tokens);
     }
     for (const Scores& s : score_sequences(*m, valid_pieces, device)) {
       vs.nll_sum += s.nll_sum;
       vs.tokens += s.tokens;
       vs.correct += s.correct;
+    }
+    if (W > 1) {
+      auto sums = group.all_reduce_sum({vs.nll_sum, static_cast<double>(vs.tokens), static_cast<double>(vs.correct)});
+      vs = Scores{sums[0], static_cast<std::int64_t>(sums[1]), static_cast<std::int64_t>(sums[2])};
     }
     rep.valid_nll = vs.tokens ? vs.nll() : NAN;
     rep.valid_ppl = vs.tokens ? std::exp(rep.valid_nll) : NAN;
@@ -406,9 +467,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     } else {
       ++meta.bad_epochs;
     }
-    if (rep.best) model::save_checkpoint(best_path, meta, *m, optimizer.get());
-    model::save_checkpoint(last_path, meta, *m, optimizer.get());
-    {
+    if (lead && rep.best) model::save_checkpoint(best_path, meta, *m, optimizer.get());
+    if (lead) model::save_checkpoint(last_path, meta, *m, optimizer.get());
+    if (lead) {
       std::ofstream log(log_path, std::ios::app);
       log << fmt::format("{:.4f},{},{:.5f},{},{},{},{:.6g},{:.1f},{:.1f}\n",
                          static_cast<double>(epoch) + (cut ? static_cast<double>(meta.step_in_epoch) / static_cast<double>(n_steps) : 1.0),
@@ -416,7 +477,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
                          vs.tokens ? fmt::format("{:.4f}", rep.valid_ppl) : "", vs.tokens ? fmt::format("{:.5f}", rep.valid_acc) : "",
                          rep.lr, rep.tokens_per_s, rep.elapsed_s);
     }
-    render::write_loss_png(opt.run_dir + "/loss.png", read_log_points(log_path),
+    if (lead) render::write_loss_png(opt.run_dir + "/loss.png", read_log_points(log_path),
                            fmt::format("{} {} on {} ({} tokenizer)", opt.arch, opt.preset, fs::path(opt.corpus).filename().string(), corpus.tokenizer.name));
     result.epochs.push_back(rep);
     if (on_epoch) on_epoch(rep);
@@ -428,6 +489,15 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   }
   result.epochs_done = meta.epoch;
   result.best_valid_nll = meta.best_valid_nll;
+  {
+    std::uint64_t h = 14695981039346656037ull;
+    for (const auto& p : m->parameters()) {
+      auto c = p.detach().to(torch::kCPU).contiguous();
+      h = fnv1a64(c.data_ptr(), c.nbytes(), h);
+    }
+    result.parameter_hash = h;
+  }
+  if (!lead) return result;
   // The originality index of the training pieces, for generate's copy gate.
   eval::CopyIndex index;
   nlohmann::json sources = nlohmann::json::array();

@@ -10,6 +10,7 @@
 #include "core/progress.h"
 #include "data/corpus.h"
 #include "model/model.h"
+#include "train/distributed.h"
 
 namespace arioso::train {
 
@@ -34,6 +35,7 @@ struct TrainOptions {
   int threads = 0;             ///< 0 = auto
   std::string device = "cpu";
   bool resume = false;
+  DistOptions dist;            ///< world size 1: one process, no group
   nlohmann::json to_json() const;
 };
 
@@ -48,6 +50,9 @@ struct TrainResult {
   double best_valid_nll = 0;
   std::string stopped_because;  ///< "epochs", "early stopping", "time limit", "interrupted"
   std::vector<EpochReport> epochs;
+  int world_size = 1;
+  std::size_t gradient_bytes = 0;  ///< sent and received by each rank per step (world size > 1)
+  std::uint64_t parameter_hash = 0;  ///< FNV-1a of the final parameters' bytes: equal on every rank
 };
 
 /// Validation: NLL per token (nats), perplexity, accuracy over `pieces` of one split,
