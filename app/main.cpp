@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
       {"generate", "Compose new pieces with a trained run: MIDI, WAV and piano-roll PNG"},
       {"evaluate", "Held-out likelihood of MIDI files or a corpus under a trained run"},
       {"demo", "Learn the default corpus and compose three pieces, in one command"},
+      {"serve", "The studio: a web page to compose, listen, look and compare"},
   };
   for (auto& n : neural) {
     auto* sub = app.add_subcommand(n[0], n[1]);

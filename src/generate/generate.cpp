@@ -382,6 +382,18 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       any = any || !s.done;
     }
     if (!any) break;
+    if (o.on_progress && step % 16 == 0) {
+      double least = 1;
+      for (const auto& s : slots) {
+        if (s.done) continue;
+        double f = 0;
+        if (o.bars > 0) f = static_cast<double>(s.bars) / o.bars;
+        else if (o.seconds > 0) f = (remi ? seconds_at(s, s.onset_grid) : s.sec) / o.seconds;
+        else if (o.notes > 0) f = static_cast<double>(s.notes) / o.notes;
+        least = std::min(least, f);
+      }
+      o.on_progress(std::clamp(least, 0.0, 1.0));
+    }
     for (int b = 0; b < B; ++b) model_inputs[static_cast<std::size_t>(b)].push_back(static_cast<int>(next[static_cast<std::size_t>(b)]));
     if (ctx > 0 && state.position + 1 > ctx) {
       // The Transformer's context is full: start again from the last half-context of each row.

@@ -3,6 +3,7 @@
 // n-grams, greedy), the tokenizer's grammar, key and tempo constraints, and the originality
 // gate that never lets more than K consecutive onsets of a training piece through.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,9 @@ struct GenerateOptions {
   std::vector<std::string> primer;  ///< primer tokens (already in the model's vocabulary)
   bool keep_primer = false;
   int max_tokens = 20000;      ///< safety bound per piece
+  /// Called now and then with the share (0..1) of the requested length composed so far (by
+  /// the least advanced piece of the batch), for progress displays.
+  std::function<void(double)> on_progress;
 };
 
 struct Piece {

@@ -1,0 +1,611 @@
+// The studio's server; see server.h. Handlers validate and answer at once; the one worker
+// thread composes, renders and analyses, in the order requests came.
+#include "serve/server.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "eval/analyze.h"
+#include "generate/generate.h"
+#include "midi/midi_file.h"
+#include "music/score.h"
+#include "render/render.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace arioso::serve {
+
+namespace {
+
+#include "serve/web_assets.inc"  // kIndexHtml, kAppJs, kStyleCss: the page, compiled in
+
+using Clock = std::chrono::steady_clock;
+
+// Files a piece folder may hold, and their types: the only names a request can ask for.
+const std::map<std::string, std::string> kPieceFiles = {
+    {"piece.mid", "audio/midi"}, {"piece.wav", "audio/wav"}, {"piece.png", "image/png"},
+    {"notes.json", "application/json"}, {"analysis.json", "application/json"}};
+
+struct Run {
+  std::string name, dir;
+  json config, info;
+  std::unique_ptr<generate::Generator> generator;  // loaded by the worker on first use
+  std::unique_ptr<eval::PieceSet> reference;       // the corpus's pieces with their metrics
+  bool reference_tried = false;
+};
+
+struct Job {
+  std::string id, run;
+  generate::GenerateOptions g;
+  json params;
+  std::string dir;
+  std::string status = "queued";  // queued | running | done | failed
+  std::string stage = "waiting in the queue";
+  double progress = 0;
+  std::string error;
+  json summary;
+  double seconds_taken = 0;
+  std::uint64_t bytes = 0;
+  Clock::time_point created = Clock::now();
+};
+
+class BadRequest : public std::runtime_error {
+ public:
+  BadRequest(int code, const std::string& what) : std::runtime_error(what), status(code) {}
+  int status;
+};
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) { send_json(res, status, {{"error", message}}); }
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// log.csv as rows of numbers (an empty field is null).
+json read_log(const std::string& path) {
+  json rows = json::array();
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> names;
+  if (!std::getline(in, line)) return rows;
+  {
+    std::stringstream ss(line);
+    std::string f;
+    while (std::getline(ss, f, ',')) names.push_back(f);
+  }
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string f;
+    json row = json::object();
+    for (std::size_t i = 0; i < names.size() && std::getline(ss, f, ','); ++i) {
+      row[names[i]] = f.empty() ? json(nullptr) : json(std::strtod(f.c_str(), nullptr));
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string new_id() {
+  static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  return fmt::format("{:016x}", rng());
+}
+
+// A number from a JSON value or a form field's text; BadRequest when it is neither.
+double number(const json& v, const std::string& name) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    char* end = nullptr;
+    double x = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end && *end == '\0' && std::isfinite(x)) return x;
+  }
+  throw BadRequest(400, fmt::format("{}: expected a number, got {}", name, v.dump()));
+}
+
+double in_range(const json& p, const std::string& name, double fallback, double lo, double hi) {
+  if (!p.contains(name) || p[name].is_null() || (p[name].is_string() && p[name].get<std::string>().empty())) return fallback;
+  double x = number(p[name], name);
+  if (x < lo || x > hi) throw BadRequest(400, fmt::format("{} = {}: must be between {} and {}", name, x, lo, hi));
+  return x;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServeOptions o;
+  httplib::Server http;
+  int port = 0;
+  std::map<std::string, std::unique_ptr<Run>> runs;
+  std::vector<std::string> run_order;
+  std::string data_dir;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Job>> queue;
+  std::map<std::string, std::shared_ptr<Job>> jobs;
+  std::deque<std::string> finished;  // oldest first, for the storage cap
+  std::uint64_t stored_bytes = 0;
+  double mean_job_s = 5;
+  bool paused = false, stopping = false;
+  std::thread worker;
+  std::function<void(const std::string&)> log;
+
+  explicit Impl(ServeOptions options) : o(std::move(options)) {
+    if (o.runs.empty()) throw ConfigError("serve: give at least one run folder (from 'arioso train')");
+    for (const auto& dir : o.runs) {
+      auto run = std::make_unique<Run>();
+      run->dir = fs::absolute(dir).lexically_normal().string();
+      if (!fs::exists(dir + "/config.json") || !(fs::exists(dir + "/best.pt") || fs::exists(dir + "/last.pt"))) {
+        throw ConfigError(fmt::format("{}: not a run folder (config.json and best.pt or last.pt expected)", dir));
+      }
+      try {
+        run->config = json::parse(read_text(dir + "/config.json"));
+      } catch (const json::exception& e) {
+        throw FormatError(fmt::format("{}/config.json: {}", dir, e.what()));
+      }
+      std::string name = fs::path(run->dir).filename().string();
+      if (name.empty()) name = "run";
+      std::string unique = name;
+      for (int k = 2; runs.count(unique); ++k) unique = fmt::format("{}-{}", name, k);
+      run->name = unique;
+      run->info = run_info(*run);
+      run_order.push_back(unique);
+      runs[unique] = std::move(run);
+    }
+    data_dir = o.data_dir;
+    if (data_dir.empty()) {
+      std::string tmpl = (fs::temp_directory_path() / "arioso-serve-XXXXXX").string();
+      if (!mkdtemp(tmpl.data())) throw Error("serve: cannot make a folder under " + fs::temp_directory_path().string());
+      data_dir = tmpl;
+    }
+    fs::create_directories(data_dir + "/pieces");
+    routes();
+    worker = std::thread([this] { work(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    http.stop();
+    if (worker.joinable()) worker.join();
+  }
+
+  json run_info(const Run& r) const {
+    const json& c = r.config;
+    json j{{"name", r.name}, {"model", c.value("/model/arch"_json_pointer, "")}, {"preset", c.value("/model/preset"_json_pointer, "")},
+           {"tokenizer", c.value("/tokenizer/name"_json_pointer, "")}, {"parameters", c.value("parameters", 0)},
+           {"corpus", fs::path(c.value("corpus", "")).filename().string()}, {"world_size", c.value("world_size", 1)}};
+    json rows = read_log(r.dir + "/log.csv");
+    double best = NAN;
+    for (const auto& row : rows) {
+      if (row.contains("valid_nll") && row["valid_nll"].is_number()) {
+        double v = row["valid_nll"].get<double>();
+        if (!(best <= v)) best = v;
+      }
+    }
+    j["valid_nll"] = std::isnan(best) ? json(nullptr) : json(best);
+    j["epochs"] = rows.size();
+    return j;
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------------
+
+  void routes() {
+    http.set_payload_max_length(o.max_upload_bytes + (64u << 10));
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexHtml, "text/html; charset=utf-8"); });
+    http.Get("/app.js", [](const httplib::Request&, httplib::Response& res) { res.set_content(kAppJs, "text/javascript; charset=utf-8"); });
+    http.Get("/style.css", [](const httplib::Request&, httplib::Response& res) { res.set_content(kStyleCss, "text/css; charset=utf-8"); });
+    http.Get("/api/runs", [this](const httplib::Request&, httplib::Response& res) {
+      json list = json::array();
+      for (const auto& n : run_order) list.push_back(runs.at(n)->info);
+      send_json(res, 200, {{"runs", list}});
+    });
+    http.Get(R"(/api/runs/([^/]+)/log)", [this](const httplib::Request& req, httplib::Response& res) {
+      const Run* r = find_run(req.matches[1], res);
+      if (!r) return;
+      json info = run_info(*r);
+      send_json(res, 200, {{"run", info}, {"epochs", read_log(r->dir + "/log.csv")}, {"train", r->config.value("train", json::object())},
+                           {"loss_png", fmt::format("/api/runs/{}/loss.png", r->name)}});
+    });
+    http.Get(R"(/api/runs/([^/]+)/loss\.png)", [this](const httplib::Request& req, httplib::Response& res) {
+      const Run* r = find_run(req.matches[1], res);
+      if (!r) return;
+      if (!fs::exists(r->dir + "/loss.png")) return send_error(res, 404, fmt::format("run '{}' has no loss curve yet", r->name));
+      res.set_content(read_text(r->dir + "/loss.png"), "image/png");
+    });
+    http.Post("/api/compose", [this](const httplib::Request& req, httplib::Response& res) { compose(req, res); });
+    http.Get(R"(/api/pieces/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu);
+      auto job = find_job(req.matches[1], res);
+      if (job) send_json(res, 200, describe(*job));
+    });
+    http.Get(R"(/api/pieces/([^/]+)/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::string path, type;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        auto job = find_job(req.matches[1], res);
+        if (!job) return;
+        auto f = kPieceFiles.find(req.matches[2]);
+        if (f == kPieceFiles.end()) return send_error(res, 404, fmt::format("no file '{}': a piece has piece.mid, piece.wav, piece.png, notes.json, analysis.json", req.matches[2].str()));
+        if (job->status != "done") return send_error(res, 409, fmt::format("piece {} is {}; its files come when it is done", job->id, job->status));
+        path = job->dir + "/" + f->first;
+        type = f->second;
+      }
+      if (!fs::exists(path)) return send_error(res, 404, fmt::format("piece {} has no {}", req.matches[1].str(), req.matches[2].str()));
+      res.set_content(read_text(path), type);
+      if (type != "application/json") {
+        res.set_header("Content-Disposition", fmt::format("inline; filename=\"arioso-{}{}\"", req.matches[1].str(), fs::path(path).extension().string()));
+      }
+    });
+    http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413) send_error(res, 413, "request too large (a primer MIDI may be at most the server's --max-upload)");
+      else if (res.status == 404) send_error(res, 404, fmt::format("nothing at {} (the API is under /api: runs, compose, pieces)", req.path));
+      else send_error(res, res.status, fmt::format("HTTP {}", res.status));
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      send_error(res, 500, what);
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (log) log(fmt::format("{} {} {}", req.method, req.path, res.status));
+    });
+  }
+
+  const Run* find_run(const std::string& name, httplib::Response& res) {
+    auto it = runs.find(name);
+    if (it == runs.end()) {
+      send_error(res, 404, fmt::format("unknown run '{}'; GET /api/runs lists the runs served", name));
+      return nullptr;
+    }
+    return it->second.get();
+  }
+
+  std::shared_ptr<Job> find_job(const std::string& id, httplib::Response& res) {
+    static const std::regex kId("[0-9a-f]{16}");
+    if (!std::regex_match(id, kId)) {
+      send_error(res, 400, "a piece id is 16 hexadecimal digits");
+      return nullptr;
+    }
+    auto it = jobs.find(id);
+    if (it == jobs.end()) {
+      send_error(res, 404, fmt::format("no piece {} (unknown, or removed to keep the server's storage under its cap)", id));
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  json urls(const Job& j) const {
+    std::string b = "/api/pieces/" + j.id;
+    return {{"status", b}, {"midi", b + "/piece.mid"}, {"wav", b + "/piece.wav"}, {"png", b + "/piece.png"},
+            {"notes", b + "/notes.json"}, {"analysis", b + "/analysis.json"}};
+  }
+
+  json describe(const Job& j) const {  // (mu held)
+    json d{{"id", j.id}, {"run", j.run}, {"status", j.status}, {"stage", j.stage}, {"progress", j.progress}, {"params", j.params}, {"urls", urls(j)}};
+    if (j.status == "queued") {
+      std::size_t pos = 0;
+      for (const auto& q : queue) {
+        ++pos;
+        if (q.get() == &j) break;
+      }
+      d["position"] = pos;
+    }
+    if (!j.error.empty()) d["error"] = j.error;
+    if (j.status == "done") {
+      d["summary"] = j.summary;
+      d["seconds_taken"] = j.seconds_taken;
+    }
+    return d;
+  }
+
+  // Reads the request's settings (a JSON body, or the fields of a multipart form with an
+  // optional "primer" file) into a job; BadRequest says what is wrong.
+  std::shared_ptr<Job> parse_compose(const httplib::Request& req) {
+    json p = json::object();
+    const httplib::MultipartFormData* primer = nullptr;
+    if (req.is_multipart_form_data()) {
+      for (const auto& [name, field] : req.files) {
+        if (name == "primer") primer = &field;
+        else if (name == "params") {
+          try {
+            json given = json::parse(field.content);
+            if (!given.is_object()) throw BadRequest(400, "params: must be a JSON object");
+            p.update(given);
+          } catch (const json::exception& e) {
+            throw BadRequest(400, fmt::format("params: not JSON: {}", e.what()));
+          }
+        } else {
+          p[name] = field.content;
+        }
+      }
+    } else if (!req.body.empty()) {
+      try {
+        p = json::parse(req.body);
+      } catch (const json::exception& e) {
+        throw BadRequest(400, fmt::format("the body is not JSON: {}", e.what()));
+      }
+      if (!p.is_object()) throw BadRequest(400, "the body must be a JSON object");
+    }
+    static const std::set<std::string> known = {"run", "bars", "seconds", "temperature", "top_p", "key", "key_strength", "tempo",
+                                                "program", "seed", "max_copy", "keep_primer"};
+    for (auto& [k, v] : p.items()) {
+      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, seed, max_copy, keep_primer", k));
+    }
+    auto job = std::make_shared<Job>();
+    job->run = p.contains("run") && p["run"].is_string() ? p["run"].get<std::string>() : run_order.front();
+    if (!runs.count(job->run)) throw BadRequest(404, fmt::format("unknown run '{}'; GET /api/runs lists the runs served", job->run));
+    auto& g = job->g;
+    bool has_seconds = p.contains("seconds") && !p["seconds"].is_null() && !(p["seconds"].is_string() && p["seconds"].get<std::string>().empty());
+    if (has_seconds) {
+      g.seconds = in_range(p, "seconds", 0, 1, o.max_seconds);
+    } else {
+      g.bars = static_cast<int>(in_range(p, "bars", 8, 1, o.max_bars));
+      if (p.contains("bars") && number(p["bars"], "bars") != g.bars) throw BadRequest(400, "bars: must be a whole number");
+    }
+    g.temperature = in_range(p, "temperature", 1.0, 0.05, 3.0);
+    g.top_p = in_range(p, "top_p", 0.95, 0.01, 1.0);
+    g.tempo_bpm = in_range(p, "tempo", 0, 0, 400);
+    if (g.tempo_bpm > 0 && g.tempo_bpm < 20) throw BadRequest(400, "tempo: 0 (the model's) or between 20 and 400 BPM");
+    g.program = static_cast<int>(in_range(p, "program", 0, 0, 127));
+    g.max_copy = static_cast<int>(in_range(p, "max_copy", 16, 0, 1000));
+    g.seed = static_cast<std::uint64_t>(in_range(p, "seed", static_cast<double>(std::random_device{}() % 1000000), 0, 9007199254740991.0));
+    std::string key = p.contains("key") && p["key"].is_string() ? p["key"].get<std::string>() : "";
+    if (!key.empty() && key != "none") {
+      try {
+        g.key = generate::parse_key(key);
+      } catch (const Error& e) {
+        throw BadRequest(400, fmt::format("key: {}", e.what()));
+      }
+      g.key_strength = in_range(p, "key_strength", 2.5, 0, 100);
+    }
+    if (p.contains("keep_primer")) {
+      const auto& v = p["keep_primer"];
+      g.keep_primer = v.is_boolean() ? v.get<bool>() : (v.is_string() && (v == "true" || v == "1" || v == "on"));
+    }
+    job->id = new_id();
+    job->dir = data_dir + "/pieces/" + job->id;
+    if (primer) {
+      if (primer->content.size() > o.max_upload_bytes) {
+        throw BadRequest(413, fmt::format("primer '{}': {} bytes, more than the limit of {}", primer->filename, primer->content.size(), o.max_upload_bytes));
+      }
+      try {
+        std::vector<std::uint8_t> bytes(primer->content.begin(), primer->content.end());
+        midi::ReadOptions ro;
+        ro.path = primer->filename.empty() ? "primer" : primer->filename;
+        auto file = midi::read_midi(bytes, ro);
+        if (midi::extract_notes(file).empty()) throw BadRequest(400, fmt::format("primer '{}': a MIDI file without notes", ro.path));
+      } catch (const Error& e) {
+        throw BadRequest(400, fmt::format("primer is not a MIDI file: {}", e.what()));
+      }
+      fs::create_directories(job->dir);
+      write_file_atomic(job->dir + "/primer.mid", primer->content);
+      p["primer"] = primer->filename;
+    }
+    job->params = p;
+    job->params["run"] = job->run;
+    job->params["seed"] = g.seed;
+    return job;
+  }
+
+  void compose(const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<Job> job;
+    try {
+      job = parse_compose(req);
+    } catch (const BadRequest& e) {
+      return send_error(res, e.status, e.what());
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (queue.size() >= o.queue_capacity) {
+      int retry = std::max(1, static_cast<int>(std::ceil(mean_job_s * static_cast<double>(queue.size()) / 2)));
+      res.set_header("Retry-After", std::to_string(retry));
+      if (fs::exists(job->dir)) fs::remove_all(job->dir);
+      return send_json(res, 503, {{"error", fmt::format("the queue is full ({} pieces waiting); try again in about {} s", queue.size(), retry)},
+                                  {"retry_after_s", retry}});
+    }
+    jobs[job->id] = job;
+    queue.push_back(job);
+    cv.notify_all();
+    res.set_header("Location", "/api/pieces/" + job->id);
+    send_json(res, 202, describe(*job));
+  }
+
+  // --- the worker ---------------------------------------------------------------------------
+
+  void set(Job& j, const std::string& stage, double progress) {
+    std::lock_guard<std::mutex> lock(mu);
+    j.stage = stage;
+    j.progress = progress;
+  }
+
+  void work() {
+    for (;;) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stopping || (!paused && !queue.empty()); });
+        if (stopping) return;
+        job = queue.front();
+        queue.pop_front();
+        job->status = "running";
+        job->stage = "loading the model";
+      }
+      auto t0 = Clock::now();
+      std::string error;
+      try {
+        run_job(*job);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      double took = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::uint64_t bytes = 0;
+      std::error_code ec;
+      if (fs::exists(job->dir)) {
+        for (const auto& f : fs::directory_iterator(job->dir, ec)) bytes += f.is_regular_file() ? f.file_size() : 0;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      job->seconds_taken = took;
+      job->bytes = bytes;
+      if (error.empty()) {
+        job->status = "done";
+        job->stage = "done";
+        job->progress = 1;
+        mean_job_s = 0.7 * mean_job_s + 0.3 * took;
+      } else {
+        job->status = "failed";
+        job->stage = "failed";
+        job->error = error;
+      }
+      finished.push_back(job->id);
+      stored_bytes += bytes;
+      // The storage cap: remove the oldest pieces (never the one just made).
+      while (stored_bytes > o.max_storage_bytes && finished.size() > 1) {
+        auto old = jobs.find(finished.front());
+        finished.pop_front();
+        if (old == jobs.end()) continue;
+        stored_bytes -= std::min(stored_bytes, old->second->bytes);
+        fs::remove_all(old->second->dir, ec);
+        jobs.erase(old);
+      }
+    }
+  }
+
+  void run_job(Job& job) {
+    Run& run = *runs.at(job.run);
+    if (!run.generator) run.generator = std::make_unique<generate::Generator>(run.dir);
+    auto& gen = *run.generator;
+    generate::GenerateOptions g = job.g;
+    fs::create_directories(job.dir);
+    if (fs::exists(job.dir + "/primer.mid")) g.primer = gen.primer_from_midi(job.dir + "/primer.mid");
+    else if (gen.tokenizer().name == "classic") g.primer = gen.primer_from_corpus(g.seed, 100);
+    set(job, "composing", 0);
+    g.on_progress = [&](double f) { set(job, "composing", 0.8 * f); };
+    auto pieces = gen.generate(g);
+    auto& p = pieces.at(0);
+    set(job, "writing MIDI and the piano roll", 0.8);
+    const std::string mid = job.dir + "/piece.mid";
+    write_file_atomic(mid, midi::write_midi(music::score_to_midi(p.score)));
+    render::write_piano_roll_png(job.dir + "/piece.png", p.score, p.primer_end_tick);
+    write_file_atomic(job.dir + "/notes.json", notes_json(p).dump() + "\n");
+    set(job, "rendering audio", 0.85);
+    std::string sf = o.soundfont.empty() ? render::find_soundfont() : o.soundfont;
+    if (!sf.empty()) render::write_wav(job.dir + "/piece.wav", p.score, sf);
+    set(job, "analysing", 0.93);
+    if (!run.reference_tried) {
+      run.reference_tried = true;
+      std::string corpus = run.config.value("corpus", "");
+      try {
+        if (!corpus.empty() && fs::exists(corpus)) {
+          run.reference = std::make_unique<eval::PieceSet>(eval::load_corpus_set(corpus));
+          eval::add_metrics(*run.reference);
+        }
+      } catch (const Error&) {
+        run.reference.reset();
+      }
+    }
+    auto set1 = eval::load_midi_set({mid});
+    eval::add_metrics(set1);
+    json analysis = eval::analyze(set1, run.reference.get());
+    write_file_atomic(job.dir + "/analysis.json", analysis.dump() + "\n");
+    std::lock_guard<std::mutex> lock(mu);
+    job.summary = {{"notes", p.notes}, {"bars", p.bars}, {"seconds", p.seconds}, {"longest_copy_onsets", p.copy.longest_onsets},
+                   {"longest_copy_seconds", p.copy.longest_seconds},
+                   {"longest_copy_from", p.copy_source.empty() ? "" : fs::path(p.copy_source).filename().string()},
+                   {"max_copy", g.max_copy}, {"stopped_by_gate", p.stopped_by_gate}, {"wav", !sf.empty()},
+                   {"reference", run.reference != nullptr}};
+  }
+
+  // The notes in seconds, for drawing the piano roll in the page.
+  static json notes_json(const generate::Piece& p) {
+    const auto& s = p.score;
+    json notes = json::array();
+    int lo = 127, hi = 0;
+    for (const auto& n : s.notes) {
+      notes.push_back({std::round(s.seconds(n.start_tick) * 1000) / 1000, std::round(s.seconds(n.end_tick) * 1000) / 1000, n.pitch, n.velocity,
+                       n.start_tick < p.primer_end_tick ? 1 : 0});
+      lo = std::min(lo, static_cast<int>(n.pitch));
+      hi = std::max(hi, static_cast<int>(n.pitch));
+    }
+    json bars = json::array();
+    const std::uint64_t end = s.end_tick();
+    for (std::uint64_t t = 0; t <= end && bars.size() < 10000;) {
+      bars.push_back(std::round(s.seconds(t) * 1000) / 1000);
+      std::uint64_t len = s.bar_ticks_at(t);
+      if (len == 0) break;
+      t += len;
+    }
+    return {{"seconds", s.seconds(end)}, {"notes", notes}, {"bars", bars}, {"pitch_min", notes.empty() ? 60 : lo},
+            {"pitch_max", notes.empty() ? 72 : hi}, {"fields", {"start_s", "end_s", "pitch", "velocity", "primer"}}};
+  }
+};
+
+Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Server::~Server() = default;
+
+int Server::bind() {
+  auto& i = *impl_;
+  if (i.o.port == 0) {
+    i.port = i.http.bind_to_any_port(i.o.host);
+    if (i.port < 0) throw Error(fmt::format("serve: cannot listen on {}", i.o.host));
+  } else {
+    if (!i.http.bind_to_port(i.o.host, i.o.port)) {
+      throw Error(fmt::format("serve: cannot listen on {}:{} (in use? try --port)", i.o.host, i.o.port));
+    }
+    i.port = i.o.port;
+  }
+  return i.port;
+}
+
+int Server::port() const { return impl_->port; }
+void Server::listen() { impl_->http.listen_after_bind(); }
+void Server::stop() { impl_->http.stop(); }
+const std::string& Server::data_dir() const { return impl_->data_dir; }
+void Server::set_log(std::function<void(const std::string&)> log) { impl_->log = std::move(log); }
+
+void Server::set_paused(bool paused) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->paused = paused;
+  }
+  impl_->cv.notify_all();
+}
+
+}  // namespace arioso::serve

@@ -1,0 +1,261 @@
+// arioso studio: the page's logic, plain JavaScript with no dependencies. It talks to the JSON
+// API of `arioso serve` (see the README): GET /api/runs, POST /api/compose, GET /api/pieces/ID.
+"use strict";
+
+const GM = ["Acoustic Grand Piano","Bright Acoustic Piano","Electric Grand Piano","Honky-tonk Piano","Electric Piano 1","Electric Piano 2","Harpsichord","Clavinet",
+  "Celesta","Glockenspiel","Music Box","Vibraphone","Marimba","Xylophone","Tubular Bells","Dulcimer","Drawbar Organ","Percussive Organ","Rock Organ","Church Organ",
+  "Reed Organ","Accordion","Harmonica","Tango Accordion","Acoustic Guitar (nylon)","Acoustic Guitar (steel)","Electric Guitar (jazz)","Electric Guitar (clean)",
+  "Electric Guitar (muted)","Overdriven Guitar","Distortion Guitar","Guitar Harmonics","Acoustic Bass","Electric Bass (finger)","Electric Bass (pick)","Fretless Bass",
+  "Slap Bass 1","Slap Bass 2","Synth Bass 1","Synth Bass 2","Violin","Viola","Cello","Contrabass","Tremolo Strings","Pizzicato Strings","Orchestral Harp","Timpani",
+  "String Ensemble 1","String Ensemble 2","Synth Strings 1","Synth Strings 2","Choir Aahs","Voice Oohs","Synth Voice","Orchestra Hit","Trumpet","Trombone","Tuba",
+  "Muted Trumpet","French Horn","Brass Section","Synth Brass 1","Synth Brass 2","Soprano Sax","Alto Sax","Tenor Sax","Baritone Sax","Oboe","English Horn","Bassoon",
+  "Clarinet","Piccolo","Flute","Recorder","Pan Flute","Blown Bottle","Shakuhachi","Whistle","Ocarina","Lead 1 (square)","Lead 2 (sawtooth)","Lead 3 (calliope)",
+  "Lead 4 (chiff)","Lead 5 (charang)","Lead 6 (voice)","Lead 7 (fifths)","Lead 8 (bass + lead)","Pad 1 (new age)","Pad 2 (warm)","Pad 3 (polysynth)","Pad 4 (choir)",
+  "Pad 5 (bowed)","Pad 6 (metallic)","Pad 7 (halo)","Pad 8 (sweep)","FX 1 (rain)","FX 2 (soundtrack)","FX 3 (crystal)","FX 4 (atmosphere)","FX 5 (brightness)",
+  "FX 6 (goblins)","FX 7 (echoes)","FX 8 (sci-fi)","Sitar","Banjo","Shamisen","Koto","Kalimba","Bagpipe","Fiddle","Shanai","Tinkle Bell","Agogo","Steel Drums",
+  "Woodblock","Taiko Drum","Melodic Tom","Synth Drum","Reverse Cymbal","Guitar Fret Noise","Breath Noise","Seashore","Bird Tweet","Telephone Ring","Helicopter",
+  "Applause","Gunshot"];
+const TONICS = ["C","C#","D","Eb","E","F","F#","G","Ab","A","Bb","B"];
+const METRICS = [
+  ["pitch_class_entropy", "pitch-class entropy"], ["scale_consistency", "scale consistency"], ["pitch_range", "pitch range"],
+  ["polyphony", "polyphony"], ["notes_per_beat", "notes per beat"], ["empty_beat_rate", "empty beats"], ["groove_consistency", "groove consistency"]];
+
+const $ = (id) => document.getElementById(id);
+const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null };
+
+function fmt(x, d = 2) { return (typeof x === "number" && isFinite(x)) ? x.toFixed(d) : "–"; }
+
+function setStatus(text, error = false) {
+  const s = $("status");
+  s.textContent = text;
+  s.className = error ? "error" : "";
+}
+
+async function api(path, options) {
+  const res = await fetch(path, options);
+  let body = null;
+  try { body = await res.json(); } catch (e) { body = { error: `HTTP ${res.status}` }; }
+  return { res, body };
+}
+
+// --- controls ---------------------------------------------------------------------------------
+function setupControls() {
+  for (let i = 0; i < 128; i++) $("program").add(new Option(`${i} ${GM[i]}`, String(i)));
+  for (const t of TONICS) for (const mode of ["major", "minor"]) $("key").add(new Option(`${t} ${mode}`, `${t}:${mode}`));
+  const show = {
+    bars: (v) => v, temperature: (v) => Number(v).toFixed(2), max_copy: (v) => (v === "0" ? "off" : v),
+    tempo: (v) => (v === "0" ? "the model's" : `${v} BPM`) };
+  for (const [id, f] of Object.entries(show)) {
+    const update = () => { $(`${id}-out`).textContent = f($(id).value); };
+    $(id).addEventListener("input", update);
+    update();
+  }
+  $("dice").addEventListener("click", () => { $("seed").value = Math.floor(Math.random() * 1000000); });
+  const drop = $("drop"), input = $("primer");
+  drop.addEventListener("click", () => input.click());
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) setPrimer(e.dataTransfer.files[0]);
+  });
+  input.addEventListener("change", () => { if (input.files.length) setPrimer(input.files[0]); });
+  $("clear-primer").addEventListener("click", () => setPrimer(null));
+  $("run").addEventListener("change", showRunInfo);
+  $("compose").addEventListener("submit", (e) => { e.preventDefault(); compose(); });
+}
+
+function setPrimer(file) {
+  state.primer = file;
+  $("drop").classList.toggle("has", !!file);
+  $("drop-text").textContent = file ? `Primer: ${file.name} (${Math.ceil(file.size / 1024)} KB)` :
+    "Drop a MIDI file here to start from it (optional), or press Enter to choose one";
+  $("clear-primer").hidden = !file;
+  if (!file) $("primer").value = "";
+}
+
+async function loadRuns() {
+  const { res, body } = await api("/api/runs");
+  if (!res.ok) return setStatus(body.error || "could not list the models", true);
+  state.runs = body.runs;
+  for (const r of body.runs) $("run").add(new Option(r.name, r.name));
+  showRunInfo();
+}
+
+function showRunInfo() {
+  const r = state.runs.find((x) => x.name === $("run").value);
+  if (!r) return;
+  $("run-info").textContent = `${r.model} ${r.preset}, ${r.tokenizer} tokens, ${(r.parameters / 1e6).toFixed(2)} M parameters, ` +
+    `trained on ${r.corpus || "?"}; held-out NLL ${fmt(r.valid_nll, 3)} nats/token`;
+}
+
+// --- composing --------------------------------------------------------------------------------
+function settings() {
+  const s = { run: $("run").value, bars: Number($("bars").value), temperature: Number($("temperature").value),
+    tempo: Number($("tempo").value), program: Number($("program").value), seed: Number($("seed").value || 0),
+    max_copy: Number($("max_copy").value) };
+  if ($("key").value) s.key = $("key").value;
+  return s;
+}
+
+async function compose() {
+  const s = settings();
+  let options;
+  if (state.primer) {
+    const form = new FormData();
+    form.append("params", JSON.stringify(s));
+    form.append("primer", state.primer, state.primer.name);
+    options = { method: "POST", body: form };
+  } else {
+    options = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(s) };
+  }
+  $("go").disabled = true;
+  $("progress").hidden = false;
+  $("progress").value = 0;
+  setStatus("Sending…");
+  try {
+    let { res, body } = await api("/api/compose", options);
+    if (res.status === 503) {
+      const wait = Number(res.headers.get("Retry-After") || 2);
+      setStatus(`The server is busy; trying again in ${wait} s…`);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      ({ res, body } = await api("/api/compose", options));
+    }
+    if (res.status !== 202) throw new Error(body.error || `HTTP ${res.status}`);
+    const done = await follow(body.id);
+    await show(done, s);
+    state.history.unshift({ piece: done, settings: s, at: new Date() });
+    drawHistory();
+    setStatus(`Done in ${fmt(done.seconds_taken, 1)} s.`);
+  } catch (e) {
+    setStatus(String(e.message || e), true);
+  } finally {
+    $("go").disabled = false;
+    $("progress").hidden = true;
+  }
+}
+
+async function follow(id) {
+  for (;;) {
+    const { res, body } = await api(`/api/pieces/${id}`);
+    if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
+    if (body.status === "done") return body;
+    if (body.status === "failed") throw new Error(`Composing failed: ${body.error}`);
+    $("progress").value = body.progress;
+    setStatus(body.status === "queued" ? `Waiting: number ${body.position} in the queue…` : `${body.stage[0].toUpperCase()}${body.stage.slice(1)}… ${Math.round(100 * body.progress)}%`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// --- showing a piece --------------------------------------------------------------------------
+async function show(piece, s) {
+  state.current = piece.id;
+  $("result").hidden = false;
+  const u = piece.urls, sum = piece.summary;
+  $("audio").src = sum.wav ? u.wav : "";
+  $("dl-midi").href = u.midi;
+  $("dl-wav").href = u.wav;
+  $("dl-wav").hidden = !sum.wav;
+  $("dl-png").href = u.png;
+  const copy = sum.longest_copy_onsets > 0
+    ? `longest copy from the training pieces: ${sum.longest_copy_onsets} onsets (${fmt(sum.longest_copy_seconds, 1)} s) from ${sum.longest_copy_from}`
+    : "no onset copied from the training pieces";
+  $("summary").textContent = `${sum.notes} notes, ${sum.bars} bars, ${fmt(sum.seconds, 1)} s; ${copy}` +
+    (sum.max_copy > 0 ? ` (limit ${sum.max_copy}).` : " (gate off).") + ` Seed ${piece.params.seed}.`;
+  const [notes, analysis] = await Promise.all([fetch(u.notes).then((r) => r.json()), fetch(u.analysis).then((r) => r.json())]);
+  state.notes = notes;
+  drawRoll();
+  drawAnalysis(analysis);
+  drawHistory();
+}
+
+function drawRoll() {
+  const c = $("roll"), g = c.getContext("2d"), n = state.notes;
+  const W = c.width, H = c.height, left = 36;
+  const lo = Math.min(n.pitch_min, 127) - 2, hi = Math.max(n.pitch_max, 0) + 2, dur = Math.max(n.seconds, 0.1);
+  const x = (t) => left + (W - left - 4) * t / dur, y = (p) => H - 4 - (H - 8) * (p - lo + 1) / (hi - lo + 1), rowH = (H - 8) / (hi - lo + 1);
+  g.clearRect(0, 0, W, H);
+  g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
+  g.font = "11px system-ui"; g.fillStyle = "#5b5b66";
+  for (let p = lo; p <= hi; p++) if (p % 12 === 0) {
+    g.fillText(`C${p / 12 - 1}`, 2, y(p) + rowH - 1);
+    g.strokeStyle = "#eee"; g.beginPath(); g.moveTo(left, y(p) + rowH); g.lineTo(W, y(p) + rowH); g.stroke();
+  }
+  g.strokeStyle = "#d9d6cf";
+  for (const b of n.bars) { g.beginPath(); g.moveTo(x(b), 0); g.lineTo(x(b), H); g.stroke(); }
+  for (const [s, e, p, v, primer] of n.notes) {
+    const a = 0.35 + 0.65 * v / 127;
+    g.fillStyle = primer ? `rgba(192,86,59,${a})` : `rgba(47,95,179,${a})`;
+    g.fillRect(x(s), y(p), Math.max(2, x(e) - x(s) - 1), Math.max(2, rowH - 1));
+  }
+  state.rollImage = g.getImageData(0, 0, W, H);
+  state.rollX = x;
+}
+
+function playhead() {
+  const a = $("audio");
+  if (state.rollImage) {
+    const c = $("roll"), g = c.getContext("2d");
+    g.putImageData(state.rollImage, 0, 0);
+    const px = state.rollX(a.currentTime || 0);
+    g.strokeStyle = "#c0563b"; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(px, 0); g.lineTo(px, c.height); g.stroke(); g.lineWidth = 1;
+  }
+  if (!a.paused) requestAnimationFrame(playhead);
+}
+
+function drawAnalysis(a) {
+  const piece = (a.pieces && a.pieces[0]) || {}, ref = a.reference || null;
+  const body = $("metrics").tBodies[0];
+  body.innerHTML = "";
+  for (const [k, name] of METRICS) {
+    const tr = body.insertRow();
+    tr.insertCell().textContent = name;
+    tr.insertCell().textContent = fmt(piece[k]);
+    tr.insertCell().textContent = ref && ref[k] ? `${fmt(ref[k].mean)} ± ${fmt(ref[k].std)}` : "–";
+  }
+  const c = $("chart"), g = c.getContext("2d"), W = c.width, H = c.height;
+  g.clearRect(0, 0, W, H);
+  g.fillStyle = "#fff"; g.fillRect(0, 0, W, H);
+  const rowH = (H - 30) / METRICS.length, left = 160;
+  g.font = "12px system-ui";
+  METRICS.forEach(([k, name], i) => {
+    const v = piece[k], r = ref && ref[k];
+    const top = Math.max(1e-9, Math.abs(v || 0), r ? Math.abs(r.mean) + r.std : 0);
+    const w = (t) => (W - left - 20) * Math.max(0, t) / top, y0 = 10 + i * rowH;
+    g.fillStyle = "#1d1d1f"; g.fillText(name, 6, y0 + rowH * 0.6);
+    if (r) {
+      g.fillStyle = "rgba(91,91,102,0.35)"; g.fillRect(left, y0 + 3, w(r.mean), rowH * 0.35);
+      g.strokeStyle = "#5b5b66"; g.beginPath();
+      g.moveTo(left + w(r.mean - r.std), y0 + 3 + rowH * 0.17); g.lineTo(left + w(r.mean + r.std), y0 + 3 + rowH * 0.17); g.stroke();
+    }
+    g.fillStyle = "rgba(47,95,179,0.9)"; g.fillRect(left, y0 + 3 + rowH * 0.4, w(v || 0), rowH * 0.35);
+  });
+  g.fillStyle = "rgba(47,95,179,0.9)"; g.fillRect(left, H - 16, 12, 10);
+  g.fillStyle = "#1d1d1f"; g.fillText("this piece", left + 16, H - 7);
+  g.fillStyle = "rgba(91,91,102,0.35)"; g.fillRect(left + 110, H - 16, 12, 10);
+  g.fillStyle = "#1d1d1f"; g.fillText(ref ? "corpus mean, ± 1 sd" : "corpus: not available", left + 126, H - 7);
+}
+
+function drawHistory() {
+  const ol = $("history");
+  ol.innerHTML = "";
+  for (const h of state.history) {
+    const li = document.createElement("li"), b = document.createElement("button");
+    const s = h.settings, sum = h.piece.summary;
+    b.type = "button";
+    b.textContent = `${h.at.toLocaleTimeString()}: ${s.run}, ${sum.bars} bars, T ${s.temperature}, ${s.key || "any key"}, ` +
+      `${GM[s.program]}, seed ${h.piece.params.seed}; copy ${sum.longest_copy_onsets}`;
+    b.setAttribute("aria-current", String(h.piece.id === state.current));
+    b.addEventListener("click", () => show(h.piece, s).then(() => $("audio").play().catch(() => {})));
+    li.append(b);
+    ol.append(li);
+  }
+}
+
+setupControls();
+$("audio").addEventListener("play", () => requestAnimationFrame(playhead));
+$("audio").addEventListener("seeked", playhead);
+loadRuns();
