@@ -1,0 +1,388 @@
+// `arioso serve`'s API against a running server on loopback (in this process, on a free port),
+// with a tiny run trained here: every endpoint, every error path, the queue limit, path
+// traversal attempts, concurrent requests, and the storage cap.
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "data/prepare.h"
+#include "midi/midi_file.h"
+#include "midi/notes.h"
+#include "music/score.h"
+#include "serve/server.h"
+#include "test_util.h"
+#include "train/train.h"
+
+using namespace arioso;
+using namespace arioso::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tune_bytes(int variant) {
+  music::Score s;
+  s.ticks_per_quarter = 480;
+  s.tempos = {{0, 500000}};
+  for (int i = 0; i < 48; ++i) {
+    music::Note n;
+    n.start_tick = static_cast<std::uint64_t>(i) * 240;
+    n.end_tick = n.start_tick + 240;
+    n.pitch = static_cast<std::uint8_t>(60 + (i * (variant + 2)) % 12);
+    n.velocity = 90;
+    s.notes.push_back(n);
+  }
+  auto b = midi::write_midi(music::score_to_midi(s));
+  return std::string(b.begin(), b.end());
+}
+
+// One tiny run for the whole suite.
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = temp_dir("serve");
+    fs::create_directories(dir_ + "/midi");
+    for (int p = 0; p < 6; ++p) write_file_atomic(dir_ + "/midi/t" + std::to_string(p) + ".mid", tune_bytes(p));
+    data::PrepareOptions po;
+    po.valid_fraction = 0.2;
+    auto prepared = data::prepare_corpus({dir_ + "/midi"}, po);
+    data::write_corpus(dir_ + "/c.arioso", prepared.corpus);
+    train::TrainOptions o;
+    o.corpus = dir_ + "/c.arioso";
+    o.run_dir = dir_ + "/tiny";
+    o.preset = "tiny";
+    o.epochs = 1;
+    o.window = 32;
+    o.threads = 1;
+    std::atomic<bool> stop{false};
+    train::train(o, stop, {});
+  }
+
+  void start(serve::ServeOptions o = {}) {
+    o.runs = {dir_ + "/tiny"};
+    o.port = 0;
+    o.data_dir = dir_ + "/data-" + std::to_string(++servers_);
+    server_ = std::make_unique<serve::Server>(o);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->listen(); });
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_read_timeout(60, 0);
+    for (int i = 0; i < 100 && !client_->Get("/api/runs"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  void TearDown() override {
+    if (server_) {
+      server_->set_paused(false);
+      server_->stop();
+      thread_.join();
+      server_.reset();
+    }
+  }
+
+  httplib::Result post(const json& body) { return client_->Post("/api/compose", body.dump(), "application/json"); }
+
+  // Polls a piece until it is done or failed.
+  json wait_done(const std::string& id) {
+    for (int i = 0; i < 3000; ++i) {
+      auto r = client_->Get("/api/pieces/" + id);
+      if (!r || r->status != 200) return {{"http", r ? r->status : -1}};
+      auto j = json::parse(r->body);
+      if (j["status"] == "done" || j["status"] == "failed") return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return {{"timeout", true}};
+  }
+
+  static std::string error_of(const httplib::Result& r) { return r ? json::parse(r->body).value("error", "") : "no response"; }
+
+  static std::string dir_;
+  static int servers_;
+  std::unique_ptr<serve::Server> server_;
+  std::thread thread_;
+  std::unique_ptr<httplib::Client> client_;
+  int port_ = 0;
+};
+std::string ServeTest::dir_;
+int ServeTest::servers_ = 0;
+
+}  // namespace
+
+TEST_F(ServeTest, RunsLogAndThePage) {
+  start();
+  auto r = client_->Get("/api/runs");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  auto runs = json::parse(r->body)["runs"];
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["name"], "tiny");
+  EXPECT_EQ(runs[0]["tokenizer"], "remi");
+  EXPECT_EQ(runs[0]["model"], "lstm");
+  EXPECT_EQ(runs[0]["preset"], "tiny");
+  EXPECT_EQ(runs[0]["corpus"], "c.arioso");
+  EXPECT_TRUE(runs[0]["valid_nll"].is_number());
+
+  r = client_->Get("/api/runs/tiny/log");
+  ASSERT_EQ(r->status, 200);
+  auto log = json::parse(r->body);
+  ASSERT_EQ(log["epochs"].size(), 1u);
+  EXPECT_EQ(log["epochs"][0]["epoch"], 1.0);
+  EXPECT_EQ(log["epochs"][0]["valid_nll"], runs[0]["valid_nll"]);
+  EXPECT_EQ(log["train"]["preset"], "tiny");
+  r = client_->Get(log["loss_png"].get<std::string>());
+  ASSERT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.substr(1, 3), "PNG");
+
+  r = client_->Get("/");
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("<title>arioso studio</title>"), std::string::npos);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  for (const char* asset : {"/app.js", "/style.css"}) EXPECT_EQ(client_->Get(asset)->status, 200) << asset;
+}
+
+TEST_F(ServeTest, ComposeServesEveryFileOfAPiece) {
+  start();
+  auto r = post({{"bars", 2}, {"key", "A:minor"}, {"key_strength", 0}, {"seed", 5}, {"tempo", 90}, {"program", 40}, {"max_copy", 4}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto accepted = json::parse(r->body);
+  std::string id = accepted["id"];
+  EXPECT_EQ(r->get_header_value("Location"), "/api/pieces/" + id);
+  auto done = wait_done(id);
+  ASSERT_EQ(done["status"], "done") << done.dump();
+  EXPECT_EQ(done["params"]["seed"], 5);
+  auto sum = done["summary"];
+  EXPECT_GT(sum["notes"].get<int>(), 0);
+  EXPECT_LE(sum["longest_copy_onsets"].get<int>(), 4);
+  EXPECT_EQ(sum["max_copy"], 4);
+
+  // MIDI: arioso reads it back; every pitch is in A minor (key strength 0), program 40, 90 BPM.
+  auto mid = client_->Get(done["urls"]["midi"].get<std::string>());
+  ASSERT_EQ(mid->status, 200);
+  EXPECT_EQ(mid->get_header_value("Content-Type"), "audio/midi");
+  auto file = midi::read_midi(std::vector<std::uint8_t>(mid->body.begin(), mid->body.end()), {});
+  auto notes = midi::extract_notes(file);
+  ASSERT_EQ(notes.size(), sum["notes"].get<std::size_t>());
+  for (const auto& n : notes) {
+    int pc = n.pitch % 12;
+    EXPECT_TRUE(pc == 9 || pc == 11 || pc == 0 || pc == 2 || pc == 4 || pc == 5 || pc == 7) << int(n.pitch);
+    EXPECT_EQ(n.program, 40);
+  }
+  // The WAV is RIFF/WAVE at 44.1 kHz; the PNG is a PNG; notes.json has the notes in seconds.
+  auto wav = client_->Get(done["urls"]["wav"].get<std::string>());
+  ASSERT_EQ(wav->status, 200);
+  ASSERT_GT(wav->body.size(), 44u);
+  EXPECT_EQ(wav->body.substr(0, 4), "RIFF");
+  EXPECT_EQ(wav->body.substr(8, 4), "WAVE");
+  std::uint32_t rate = 0;
+  std::memcpy(&rate, wav->body.data() + 24, 4);
+  EXPECT_EQ(rate, 44100u);
+  auto png = client_->Get(done["urls"]["png"].get<std::string>());
+  ASSERT_EQ(png->status, 200);
+  EXPECT_EQ(png->body.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  auto nj = json::parse(client_->Get(done["urls"]["notes"].get<std::string>())->body);
+  ASSERT_EQ(nj["notes"].size(), notes.size());
+  EXPECT_NEAR(nj["seconds"].get<double>(), sum["seconds"].get<double>(), 2.5);
+  // The analysis has the piece's metrics and the corpus's.
+  auto an = json::parse(client_->Get(done["urls"]["analysis"].get<std::string>())->body);
+  EXPECT_TRUE(an["pieces"][0]["pitch_class_entropy"].is_number());
+  EXPECT_TRUE(an["reference"]["pitch_class_entropy"]["mean"].is_number());
+  // A range request (what an audio element sends) gets part of the WAV.
+  auto part = client_->Get(done["urls"]["wav"].get<std::string>(), {{"Range", "bytes=0-99"}});
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body.size(), 100u);
+}
+
+TEST_F(ServeTest, APrimerUploadIsUsedAndKept) {
+  start();
+  httplib::MultipartFormDataItems form = {
+      {"params", json{{"bars", 2}, {"seed", 2}, {"keep_primer", true}}.dump(), "", "application/json"},
+      {"primer", tune_bytes(1), "primer.mid", "audio/midi"}};
+  auto r = client_->Post("/api/compose", form);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto done = wait_done(json::parse(r->body)["id"]);
+  ASSERT_EQ(done["status"], "done") << done.dump();
+  EXPECT_EQ(done["params"]["primer"], "primer.mid");
+  auto nj = json::parse(client_->Get(done["urls"]["notes"].get<std::string>())->body);
+  int primer_notes = 0;
+  for (const auto& n : nj["notes"]) primer_notes += n[4].get<int>();
+  // The primer's 48 notes are in the output; its last onset stays open for the model to add
+  // notes to, so it is drawn as composed.
+  EXPECT_EQ(primer_notes, 47);
+
+  // Form fields work as well as a params object.
+  httplib::MultipartFormDataItems fields = {{"bars", "1", "", ""}, {"temperature", "0.8", "", ""}};
+  r = client_->Post("/api/compose", fields);
+  ASSERT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(json::parse(r->body)["params"]["temperature"], "0.8");
+}
+
+TEST_F(ServeTest, BadRequestsSayWhatIsWrong) {
+  serve::ServeOptions o;
+  o.max_upload_bytes = 2000;
+  start(o);
+  struct Case {
+    json body;
+    int status;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {{{"run", "nope"}}, 404, "unknown run 'nope'"},
+      {{{"bars", 0}}, 400, "bars = 0: must be between 1 and 64"},
+      {{{"bars", 65}}, 400, "bars = 65: must be between 1 and 64"},
+      {{{"bars", 2.5}}, 400, "bars: must be a whole number"},
+      {{{"seconds", 1000}}, 400, "seconds = 1000: must be between 1 and 180"},
+      {{{"temperature", "hot"}}, 400, "temperature: expected a number"},
+      {{{"top_p", 0}}, 400, "top_p = 0: must be between"},
+      {{{"key", "H:major"}}, 400, "key: "},
+      {{{"tempo", 5}}, 400, "tempo: 0 (the model's) or between 20 and 400 BPM"},
+      {{{"program", 128}}, 400, "program = 128: must be between 0 and 127"},
+      {{{"volume", 11}}, 400, "unknown setting 'volume'"},
+  };
+  for (const auto& c : cases) {
+    auto r = post(c.body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, c.status) << c.body.dump() << " " << r->body;
+    EXPECT_NE(error_of(r).find(c.message), std::string::npos) << c.body.dump() << " -> " << error_of(r);
+  }
+  auto r = client_->Post("/api/compose", "{not json", "application/json");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(error_of(r).find("the body is not JSON"), std::string::npos);
+  r = client_->Post("/api/compose", "[1,2]", "application/json");
+  EXPECT_EQ(r->status, 400);
+  // A primer that is not MIDI, one without notes, one over the size limit.
+  httplib::MultipartFormDataItems not_midi = {{"primer", "hello, I am a text file", "song.mid", "audio/midi"}};
+  r = client_->Post("/api/compose", not_midi);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(error_of(r).find("primer is not a MIDI file: song.mid"), std::string::npos) << error_of(r);
+  music::Score empty;
+  auto eb = midi::write_midi(music::score_to_midi(empty));
+  httplib::MultipartFormDataItems no_notes = {{"primer", std::string(eb.begin(), eb.end()), "empty.mid", "audio/midi"}};
+  r = client_->Post("/api/compose", no_notes);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(error_of(r).find("without notes"), std::string::npos) << error_of(r);
+  httplib::MultipartFormDataItems big = {{"primer", std::string(3000, 'x'), "big.mid", "audio/midi"}};
+  r = client_->Post("/api/compose", big);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(error_of(r).find("more than the limit of 2000"), std::string::npos) << error_of(r);
+  httplib::MultipartFormDataItems huge = {{"primer", std::string(200000, 'x'), "huge.mid", "audio/midi"}};
+  r = client_->Post("/api/compose", huge);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  // Unknown pieces, files and paths.
+  EXPECT_EQ(client_->Get("/api/pieces/0123456789abcdef")->status, 404);
+  EXPECT_EQ(client_->Get("/api/pieces/xyz")->status, 400);
+  EXPECT_EQ(client_->Get("/api/runs/nope/log")->status, 404);
+  EXPECT_NE(error_of(client_->Get("/api/runs/nope/log")).find("unknown run 'nope'"), std::string::npos);
+  EXPECT_EQ(client_->Get("/api/nothing")->status, 404);
+  EXPECT_NE(error_of(client_->Get("/api/nothing")).find("nothing at /api/nothing"), std::string::npos);
+}
+
+TEST_F(ServeTest, PathsCannotLeaveTheServersFolders) {
+  start();
+  auto r = post({{"bars", 1}});
+  std::string id = json::parse(r->body)["id"];
+  ASSERT_EQ(wait_done(id)["status"], "done");
+  // Every attempt is refused, and no answer carries a file from elsewhere.
+  write_file_atomic(dir_ + "/secret.txt", std::string("TOP SECRET"));
+  for (const std::string& path : std::vector<std::string>{"/api/pieces/" + id + "/../../secret.txt", "/api/pieces/" + id + "/..%2f..%2fsecret.txt",
+                           "/api/pieces/" + id + "/%2e%2e%2f%2e%2e%2fsecret.txt", "/api/pieces/" + id + "/primer.mid",
+                           "/api/pieces/" + id + "/config.json", "/api/pieces/..%2f..%2f/piece.mid", "/api/runs/..%2ftiny/log",
+                           "/api/runs/..%2f..%2fetc/log", "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/app.js/../../secret.txt",
+                           "/api/runs/tiny/..%2f..%2fsecret.txt", "/api/runs/tiny/config.json", "/api/runs/tiny/best.pt"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_GE(res->status, 400) << path;
+    EXPECT_LT(res->status, 500) << path;
+    EXPECT_EQ(res->body.find("TOP SECRET"), std::string::npos) << path;
+    EXPECT_EQ(res->body.find("root:"), std::string::npos) << path;
+  }
+  // The run name in a compose request is a name, not a path.
+  r = post({{"run", "../tiny"}});
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(ServeTest, AFullQueueAnswers503WithARetryHint) {
+  serve::ServeOptions o;
+  o.queue_capacity = 2;
+  start(o);
+  server_->set_paused(true);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = post({{"bars", 1}, {"seed", i}});
+    ASSERT_EQ(r->status, 202) << r->body;
+    auto j = json::parse(r->body);
+    EXPECT_EQ(j["position"], i + 1);
+    ids.push_back(j["id"]);
+  }
+  auto r = post({{"bars", 1}});
+  ASSERT_EQ(r->status, 503);
+  EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+  auto j = json::parse(r->body);
+  EXPECT_GE(j["retry_after_s"].get<int>(), 1);
+  EXPECT_NE(j["error"].get<std::string>().find("the queue is full (2 pieces waiting)"), std::string::npos);
+  // Nothing accepted is lost: both queued pieces are made once the worker runs.
+  server_->set_paused(false);
+  for (const auto& id : ids) EXPECT_EQ(wait_done(id)["status"], "done") << id;
+  EXPECT_EQ(post({{"bars", 1}})->status, 202);
+}
+
+TEST_F(ServeTest, ConcurrentRequestsAreAllServed) {
+  serve::ServeOptions o;
+  o.queue_capacity = 64;
+  start(o);
+  const int n = 12;
+  std::vector<std::string> ids(n);
+  std::vector<int> codes(n, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port_);
+      auto r = c.Post("/api/compose", json{{"bars", 1}, {"seed", i}}.dump(), "application/json");
+      codes[static_cast<std::size_t>(i)] = r ? r->status : -1;
+      if (r && r->status == 202) ids[static_cast<std::size_t>(i)] = json::parse(r->body)["id"];
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(codes[static_cast<std::size_t>(i)], 202);
+    unique.insert(ids[static_cast<std::size_t>(i)]);
+  }
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(n));
+  // Same settings and seed, same piece: the worker composes one at a time, deterministically.
+  std::vector<std::string> midis;
+  for (const auto& id : ids) {
+    auto d = wait_done(id);
+    ASSERT_EQ(d["status"], "done") << d.dump();
+    midis.push_back(client_->Get(d["urls"]["midi"].get<std::string>())->body);
+  }
+  auto again = wait_done(json::parse(post({{"bars", 1}, {"seed", 3}})->body)["id"]);
+  EXPECT_EQ(client_->Get(again["urls"]["midi"].get<std::string>())->body, midis[3]);
+}
+
+TEST_F(ServeTest, TheStorageCapRemovesTheOldestPieces) {
+  serve::ServeOptions o;
+  o.max_storage_bytes = 1;  // every new piece pushes out the ones before it
+  start(o);
+  std::string first = json::parse(post({{"bars", 1}})->body)["id"];
+  ASSERT_EQ(wait_done(first)["status"], "done");
+  std::string second = json::parse(post({{"bars", 1}})->body)["id"];
+  ASSERT_EQ(wait_done(second)["status"], "done");
+  auto r = client_->Get("/api/pieces/" + first);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(error_of(r).find("removed to keep the server's storage under its cap"), std::string::npos);
+  EXPECT_FALSE(fs::exists(server_->data_dir() + "/pieces/" + first));
+  EXPECT_TRUE(fs::exists(server_->data_dir() + "/pieces/" + second + "/piece.mid"));
+}
+
+TEST(ServeConfig, AFolderThatIsNotARunIsRefused) {
+  serve::ServeOptions o;
+  o.runs = {temp_dir("not-a-run")};
+  EXPECT_THROW_MSG(serve::Server s(o), arioso::ConfigError, o.runs[0] + ": not a run folder (config.json and best.pt or last.pt expected)");
+}
