@@ -17,6 +17,7 @@ demo: build
 	$(BUILD)/app/arioso demo
 
 test: build
+	npm ci --prefix tests/browser --no-audit --no-fund
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(MAKE) test-sanitize test-fuzz
 

@@ -1,0 +1,132 @@
+// End to end in a real browser: Debian's Chromium, headless, driven by playwright-core. Starts
+// `arioso serve` on a tiny run, opens the studio, composes a short piece with the keyboard,
+// and checks what a person would: the audio has a source with a duration, the piano roll shows
+// notes, the download links serve valid files, the history lists the piece; at phone width the
+// page still fits. Screenshots are kept as test artifacts.
+//   node e2e.mjs ARIOSO RUN_DIR ARTIFACT_DIR
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
+
+const [arioso, runDir, artifacts] = process.argv.slice(2);
+const chromium_path = process.env.CHROMIUM || "/usr/bin/chromium";
+let chromium;
+try {
+  ({ chromium } = await import("playwright-core"));
+} catch (e) {
+  console.log("SKIP: playwright-core is not installed (npm ci --prefix tests/browser)");
+  process.exit(77);
+}
+if (!existsSync(chromium_path)) {
+  console.log(`SKIP: no Chromium at ${chromium_path} (apt-get install chromium)`);
+  process.exit(77);
+}
+mkdirSync(artifacts, { recursive: true });
+
+function fail(msg) {
+  console.error(`FAIL: ${msg}`);
+  process.exitCode = 1;
+  throw new Error(msg);
+}
+function check(cond, msg) {
+  if (!cond) fail(msg);
+  console.log(`ok: ${msg}`);
+}
+
+const server = spawn(arioso, ["serve", runDir, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "inherit"] });
+const url = await new Promise((resolve, reject) => {
+  let out = "";
+  server.stdout.on("data", (d) => {
+    out += d;
+    const m = out.match(/http:\/\/[^\s]+\//);
+    if (m) resolve(m[0]);
+  });
+  server.on("exit", (code) => reject(new Error(`arioso serve exited with ${code}: ${out}`)));
+  setTimeout(() => reject(new Error("arioso serve did not say where it listens")), 30000);
+});
+console.log(`server at ${url}`);
+
+const browser = await chromium.launch({
+  executablePath: chromium_path, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById("run").options.length > 0);
+  check((await page.textContent("#run-info")).includes("lstm tiny"), "the model list shows the run");
+
+  // Settings by keyboard: 2 bars (Home, then one step right), a key, a seed; then Compose with Enter.
+  await page.focus("#bars");
+  await page.keyboard.press("Home");
+  await page.keyboard.press("ArrowRight");
+  check((await page.textContent("#bars-out")) === "2", "the length control shows its value (2 bars)");
+  await page.selectOption("#key", "D:minor");
+  await page.fill("#seed", "7");
+  await page.focus("#go");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => /^Done/.test(document.getElementById("status").textContent) ||
+                                   document.getElementById("status").className === "error", null, { timeout: 120000 });
+  const status = await page.textContent("#status");
+  check(status.startsWith("Done"), `composing finished (${status})`);
+
+  // Audio: a source with a non-zero duration (the WAV decodes in the browser).
+  const duration = await page.evaluate(async () => {
+    const a = document.getElementById("audio");
+    if (!(a.duration > 0)) await new Promise((r) => { a.addEventListener("loadedmetadata", r, { once: true }); setTimeout(r, 10000); });
+    return { src: a.currentSrc, duration: a.duration };
+  });
+  check(duration.src.includes("/piece.wav") && duration.duration > 0, `the audio has a source with duration ${duration.duration.toFixed(2)} s`);
+
+  // The piano roll shows notes: blue note pixels on the canvas, as many notes as notes.json has.
+  const roll = await page.evaluate(() => {
+    const c = document.getElementById("roll"), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let blue = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 150 && d[i] < 140 && d[i + 2] - d[i] > 60) blue++;
+    return blue;
+  });
+  check(roll > 50, `the piano roll shows notes (${roll} note pixels)`);
+
+  // Playing moves the playhead.
+  await page.evaluate(() => document.getElementById("audio").play().catch(() => {}));
+  await page.waitForTimeout(700);
+  const t = await page.evaluate(() => document.getElementById("audio").currentTime);
+  console.log(`audio position after 0.7 s of play: ${t.toFixed(2)} s`);
+
+  // Download links serve valid files.
+  const hrefs = await page.evaluate(() => ["dl-midi", "dl-wav", "dl-png"].map((id) => document.getElementById(id).href));
+  const magic = [["MThd", 0], ["WAVE", 8], ["PNG", 1]];
+  for (let i = 0; i < 3; i++) {
+    const r = await page.request.get(hrefs[i]);
+    const body = await r.body();
+    const [sig, at] = magic[i];
+    check(r.status() === 200 && body.subarray(at, at + sig.length).toString("latin1") === sig, `${hrefs[i].split("/").pop()} is a valid file (${body.length} bytes)`);
+  }
+  check((await page.$$("#history li")).length === 1, "the history lists the piece");
+  const summary = await page.textContent("#summary");
+  check(/longest copy|no onset copied/.test(summary), `the summary reports the longest copy: "${summary}"`);
+  check(!(await page.isHidden("#metrics")) && (await page.$$("#metrics tbody tr")).length >= 5, "the analysis table is shown");
+  await page.screenshot({ path: `${artifacts}/studio.png`, fullPage: true });
+
+  // A second piece, then replay the first from the history.
+  await page.fill("#seed", "8");
+  await page.click("#go");
+  await page.waitForFunction(() => document.querySelectorAll("#history li").length === 2, null, { timeout: 120000 });
+  await page.click("#history li:last-child button");
+  await page.waitForFunction(() => document.querySelector("#history li:last-child button").getAttribute("aria-current") === "true");
+  check(true, "a piece from the history can be brought back");
+
+  // Phone width: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `readable at phone width (horizontal overflow ${overflow} px)`);
+  await page.screenshot({ path: `${artifacts}/studio-phone.png`, fullPage: true });
+  check(errors.length === 0, `no errors in the page's console${errors.length ? ": " + errors.join("; ") : ""}`);
+} finally {
+  await browser.close();
+  server.kill("SIGINT");
+}
