@@ -18,9 +18,9 @@ trap 'rm -rf "$work"' EXIT
 rate() { tail -n 1 "$1/log.csv" | cut -d, -f8; }
 printf '%-8s %12s %12s %8s %14s\n' preset "1 rank" "$ranks ranks" ratio "grad MB/step"
 for p in "${presets[@]}"; do
-  "$arioso" train "$corpus" -o "$work/$p-1" --preset "$p" --epochs 1 --time-limit "$limit" --batch-size "$batch" --no-augment > /dev/null
+  "$arioso" train "$corpus" -o "$work/$p-1" --preset "$p" --epochs 1 --time-limit "$limit" --batch-size "$batch" --no-augment > /dev/null 2>&1
   "$here/scripts/train-local-cluster" "$ranks" "$corpus" -o "$work/$p-n" --preset "$p" --epochs 1 --time-limit "$limit" \
-    --batch-size $((batch / ranks)) --no-augment > /dev/null
+    --batch-size $((batch / ranks)) --no-augment > /dev/null 2>&1
   one=$(rate "$work/$p-1")
   many=$(rate "$work/$p-n")
   mb=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/$p-n/config.json'))['gradient_bytes_per_step'] / 1e6)")

@@ -89,6 +89,11 @@ TEST(Distributed, TwoRanksEqualOneProcessOnTheSameGlobalBatches) {
   EXPECT_EQ(param_hash(log0), param_hash(log1)) << "ranks ended with different parameters";
   EXPECT_FALSE(fs::exists(dir + "/two/last.pt.tmp"));
 
+  // `--ranks 2` starts the same group itself, splitting the batch: bit for bit the same run.
+  ASSERT_EQ(sh(kArioso + " train " + corpus + " -o " + dir + "/ranks --batch-size 6 --ranks 2" + common + " > " + dir + "/ranks.log 2>&1"), 0)
+      << slurp(dir + "/ranks.log");
+  EXPECT_EQ(param_hash(slurp(dir + "/ranks.log")), param_hash(log0)) << slurp(dir + "/ranks.log");
+
   auto config = nlohmann::json::parse(slurp(dir + "/two/config.json"));
   EXPECT_EQ(config["world_size"], 2);
   EXPECT_EQ(config["train"]["world_size"], 2);
@@ -156,6 +161,9 @@ TEST(Distributed, BadGroupSettingsAreRefused) {
   int rc = sh("WORLD_SIZE=2 RANK=2 " + kArioso + " train x -o " + dir + "/run > " + dir + "/log 2>&1");
   EXPECT_EQ(rc, 2);
   EXPECT_NE(slurp(dir + "/log").find("rank 2: must be in 0..1 for a world of 2"), std::string::npos) << slurp(dir + "/log");
+  rc = sh(kArioso + " train x -o " + dir + "/run --ranks 4 --batch-size 6 > " + dir + "/log 2>&1");
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(slurp(dir + "/log").find("--ranks 4: --batch-size 6 must be a multiple of it"), std::string::npos) << slurp(dir + "/log");
   rc = sh("WORLD_SIZE=two " + kArioso + " train x -o " + dir + "/run > " + dir + "/log 2>&1");
   EXPECT_EQ(rc, 2);
   EXPECT_NE(slurp(dir + "/log").find("WORLD_SIZE=two: not a whole number"), std::string::npos) << slurp(dir + "/log");

@@ -44,11 +44,18 @@ static bool in_scale(int pitch, const std::pair<int, bool>& key) {
   return key.second ? kMinor[d] : kMajor[d];
 }
 
-Generator::Generator(const std::string& run_dir) : run_dir_(run_dir) {
+Generator::Generator(const std::string& run_dir, const std::string& device) : run_dir_(run_dir), device_(torch::kCPU) {
+  if (device == "cuda") {
+    if (!torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
+    device_ = torch::Device(torch::kCUDA);
+  } else if (device != "cpu") {
+    throw ConfigError(fmt::format("--device {}: use cpu or cuda", device));
+  }
   std::string ckpt = run_dir + "/best.pt";
   if (!fs::exists(ckpt)) ckpt = run_dir + "/last.pt";
   if (!fs::exists(ckpt)) throw Error(fmt::format("{}: no trained model (best.pt or last.pt); run 'arioso train' first", run_dir));
   model_ = model::load_checkpoint(ckpt, &meta_);
+  model_->to(device_);
   model_->eval();
   tokenizer_ = music::TokenizerConfig::from_json(meta_.tokenizer);
   vocab_ = music::Vocab(meta_.vocab);
@@ -267,7 +274,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     std::vector<std::int64_t> in;
     std::size_t from = ctx > 0 && static_cast<std::int64_t>(ids.size()) > ctx / 2 ? ids.size() - static_cast<std::size_t>(ctx / 2) : 0;
     for (int b = 0; b < B; ++b) for (std::size_t i = from; i < ids.size(); ++i) in.push_back(ids[i]);
-    auto x = torch::from_blob(in.data(), {B, static_cast<long>(ids.size() - from)}, torch::kLong).clone();
+    auto x = torch::from_blob(in.data(), {B, static_cast<long>(ids.size() - from)}, torch::kLong).clone().to(device_);
     st = model::State{};
     return model_->forward(x, &st).select(1, -1);  // (B, V)
   };
@@ -279,7 +286,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
   std::vector<double> lg(static_cast<std::size_t>(V));
   for (int step = 0; step < o.max_tokens; ++step) {
     bool any = false;
-    auto L = logits.to(torch::kFloat).contiguous();
+    auto L = logits.to(torch::kCPU, torch::kFloat).contiguous();
     const float* lp = L.data_ptr<float>();
     std::vector<std::int64_t> next(static_cast<std::size_t>(B), 0);
     for (int b = 0; b < B; ++b) {
@@ -404,9 +411,9 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
         for (std::size_t i = mi.size() - keep; i < mi.size(); ++i) in.push_back(mi[i]);
       }
       state = model::State{};
-      logits = model_->forward(torch::from_blob(in.data(), {B, static_cast<long>(keep)}, torch::kLong).clone(), &state).select(1, -1);
+      logits = model_->forward(torch::from_blob(in.data(), {B, static_cast<long>(keep)}, torch::kLong).clone().to(device_), &state).select(1, -1);
     } else {
-      logits = model_->forward(torch::from_blob(next.data(), {B, 1}, torch::kLong).clone(), &state).select(1, -1);
+      logits = model_->forward(torch::from_blob(next.data(), {B, 1}, torch::kLong).clone().to(device_), &state).select(1, -1);
     }
   }
   for (auto& s : slots) if (!s.done) finish(s);

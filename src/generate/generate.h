@@ -58,8 +58,9 @@ std::pair<int, bool> parse_key(const std::string& text);
 
 class Generator {
  public:
-  /// Loads a run (RUN_DIR/best.pt, else last.pt, and copy_index.bin).
-  explicit Generator(const std::string& run_dir);
+  /// Loads a run (RUN_DIR/best.pt, else last.pt, and copy_index.bin) onto `device` (cpu or
+  /// cuda; throws ConfigError when CUDA is asked for and absent).
+  explicit Generator(const std::string& run_dir, const std::string& device = "cpu");
   const music::TokenizerConfig& tokenizer() const { return tokenizer_; }
   const music::Vocab& vocab() const { return vocab_; }
   const model::CheckpointMeta& meta() const { return meta_; }
@@ -73,6 +74,7 @@ class Generator {
  private:
   std::string run_dir_;
   model::CheckpointMeta meta_;
+  torch::Device device_;
   std::shared_ptr<model::SequenceModel> model_;
   music::TokenizerConfig tokenizer_;
   music::Vocab vocab_;
