@@ -160,7 +160,7 @@ async function show(piece, s) {
   $("dl-wav").hidden = !sum.wav;
   $("dl-png").href = u.png;
   const copy = sum.longest_copy_onsets > 0
-    ? `longest copy from the training pieces: ${sum.longest_copy_onsets} onsets (${fmt(sum.longest_copy_seconds, 1)} s) from ${sum.longest_copy_from}`
+    ? `longest copy from the training pieces: ${sum.longest_copy_onsets} onset${sum.longest_copy_onsets === 1 ? "" : "s"} (${fmt(sum.longest_copy_seconds, 1)} s) from ${sum.longest_copy_from}`
     : "no onset copied from the training pieces";
   $("summary").textContent = `${sum.notes} notes, ${sum.bars} bars, ${fmt(sum.seconds, 1)} s; ${copy}` +
     (sum.max_copy > 0 ? ` (limit ${sum.max_copy}).` : " (gate off).") + ` Seed ${piece.params.seed}.`;

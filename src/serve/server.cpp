@@ -200,6 +200,8 @@ struct Server::Impl {
     cv.notify_all();
     http.stop();
     if (worker.joinable()) worker.join();
+    std::error_code ec;
+    if (o.data_dir.empty()) fs::remove_all(data_dir, ec);  // a folder of our own under /tmp
   }
 
   json run_info(const Run& r) const {

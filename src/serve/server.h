@@ -17,7 +17,7 @@ struct ServeOptions {
   std::vector<std::string> runs;       ///< run folders from `arioso train`
   std::string host = "127.0.0.1";
   int port = 8765;                     ///< 0: any free port (see Server::port())
-  std::string data_dir;                ///< where pieces are kept; "" = a fresh folder under /tmp
+  std::string data_dir;                ///< where pieces are kept; "" = a fresh folder under /tmp, removed at exit
   std::size_t queue_capacity = 8;      ///< compose requests waiting; more get 503
   std::uint64_t max_storage_bytes = 256ull << 20;
   std::size_t max_upload_bytes = 1u << 20;  ///< largest primer MIDI
