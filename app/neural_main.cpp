@@ -39,7 +39,7 @@ std::atomic<bool> g_stop{false};
 void on_sigint(int) { g_stop.store(true); }
 
 struct GenCli {
-  std::string run, out_dir = ".", name = "piece", primer, soundfont, device = "cpu";
+  std::string run, out_dir = ".", name = "piece", primer, soundfont, device = "cpu", precision = "fp32";
   bool primer_from_corpus = false, keep_primer = false, wav = false, png = false, json = false;
   int primer_length = 100;
   std::string key;
@@ -72,10 +72,13 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
   cmd->add_option("--soundfont", o.soundfont, "General MIDI soundfont (default: the one Debian installs)");
   cmd->add_flag("--json", o.json, "print the summary as JSON");
   cmd->add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--precision", o.precision, "fp32 (exact) or bf16 (LSTM steps read bfloat16 weights: faster on CPUs with bf16)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16"}));
 }
 
 nlohmann::json run_generate(GenCli& o, bool quiet) {
   generate::Generator gen(o.run, o.device);
+  gen.set_precision(o.precision);
   if (!o.key.empty()) o.g.key = generate::parse_key(o.key);
   if (!o.primer.empty()) o.g.primer = gen.primer_from_midi(o.primer);
   else if (o.primer_from_corpus || gen.tokenizer().name == "classic") o.g.primer = gen.primer_from_corpus(o.g.seed, o.primer_length);

@@ -48,6 +48,26 @@ int main(int argc, char** argv) {
   double g0 = now();
   for (int i = 0; i < kNotes; ++i) tok = m->forward(tok, &st).select(1, -1).argmax(-1).unsqueeze(0);
   double inc = kNotes / (now() - g0);
+  // The same in bfloat16 steps (LSTM), and how far its logits stray from float's.
+  double inc_bf16 = 0, bf16_diff = 0;
+  if (arch == "lstm") {
+    model::State sf, sh;
+    auto tf = torch::zeros({1, 1}, torch::kLong);
+    for (int i = 0; i < 50; ++i) {
+      m->set_step_precision(torch::kFloat);
+      auto lf = m->forward(tf, &sf);
+      m->set_step_precision(torch::kBFloat16);
+      auto lh = m->forward(tf, &sh);
+      bf16_diff = std::max(bf16_diff, (lf - lh).abs().max().item<double>());
+      tf = lf.select(1, -1).argmax(-1).unsqueeze(0);
+    }
+    model::State s16;
+    auto t16 = torch::zeros({1, 1}, torch::kLong);
+    g0 = now();
+    for (int i = 0; i < kNotes; ++i) t16 = m->forward(t16, &s16).select(1, -1).argmax(-1).unsqueeze(0);
+    inc_bf16 = kNotes / (now() - g0);
+    m->set_step_precision(torch::kFloat);
+  }
   // Batched: 8 pieces at once.
   model::State sb;
   auto tb = torch::zeros({8, 1}, torch::kLong);
@@ -69,5 +89,9 @@ int main(int argc, char** argv) {
               "windowed %.1f tokens/s, ratio %.0fx, 500 tokens in %.2f s | peak RSS %.0f MB\n",
               arch.c_str(), preset.c_str(), V, threads, B, T, static_cast<long long>(model::parameter_count(*m)), train_tps, inc,
               batched, windowed, inc / windowed, kNotes / inc, ru.ru_maxrss / 1024.0);
+  if (inc_bf16 > 0) {
+    std::printf("  bf16 steps: generate %.0f tokens/s, ratio %.0fx, 500 tokens in %.2f s; largest logit difference from float %.3g\n",
+                inc_bf16, inc_bf16 / windowed, kNotes / inc_bf16, bf16_diff);
+  }
   return 0;
 }

@@ -89,6 +89,20 @@ TEST(Model, SaveLoadGivesIdenticalLogits) {
     std::vector<torch::Tensor> steps;
     for (int t = 0; t < 16; ++t) steps.push_back(n->forward(x.slice(1, t, t + 1), &one));
     EXPECT_TRUE(torch::allclose(torch::cat(steps, 1), a, 1e-5, 1e-5)) << arch;
+    if (arch != "transformer") {
+      // bfloat16 steps (generate --precision bf16): close to float, and really not float.
+      constexpr double kBf16LogitTol = 0.05;  // 8-bit mantissas: ~4e-3 relative per weight
+      n->set_step_precision(torch::kBFloat16);
+      model::State low;
+      std::vector<torch::Tensor> lsteps;
+      for (int t = 0; t < 16; ++t) lsteps.push_back(n->forward(x.slice(1, t, t + 1), &low));
+      double diff = (torch::cat(lsteps, 1) - a).abs().max().item<double>();
+      EXPECT_LT(diff, kBf16LogitTol) << arch;
+      EXPECT_GT(diff, 0.0) << arch << ": the bf16 path computed in float";
+      n->set_step_precision(torch::kFloat);
+      model::State back_to_float;
+      EXPECT_TRUE(torch::allclose(n->forward(x.slice(1, 0, 1), &back_to_float), a.slice(1, 0, 1), 1e-5, 1e-5)) << arch;
+    }
   }
   write_file_atomic(dir + "/bad.pt", std::string("not a checkpoint"));
   EXPECT_THROW_MSG(model::read_checkpoint_meta(dir + "/bad.pt"), FormatError,

@@ -74,6 +74,12 @@ Generator::Generator(const std::string& run_dir, const std::string& device) : ru
   }
 }
 
+void Generator::set_precision(const std::string& precision) {
+  if (precision == "fp32") model_->set_step_precision(torch::kFloat);
+  else if (precision == "bf16") model_->set_step_precision(torch::kBFloat16);
+  else throw ConfigError(fmt::format("--precision {}: use fp32 or bf16", precision));
+}
+
 std::vector<std::string> Generator::primer_from_midi(const std::string& path) const {
   auto tokens = music::tokenize(midi::read_midi_file(path), tokenizer_);
   std::vector<std::string> out;

@@ -132,11 +132,22 @@ class LstmLM : public SequenceModel {
         layer_weights_.push_back({p["weight_ih_l" + k].t(), p["weight_hh_l" + k].t(), p["bias_ih_l" + k], p["bias_hh_l" + k]});
       }
     }
+    if (step_type_ != torch::kFloat && low_weights_.empty()) {
+      // [W_ih^T; W_hh^T] in the low precision, one product per layer; biases stay float.
+      torch::NoGradGuard ng;
+      for (const auto& w : layer_weights_) low_weights_.push_back({torch::cat({w[0], w[1]}, 0).to(step_type_).contiguous(), w[2] + w[3]});
+    }
     std::vector<torch::Tensor> hs, cs;
     for (int l = 0; l < L; ++l) {
       const auto& w = layer_weights_[static_cast<std::size_t>(l)];
       auto h0 = state.tensors[0][l], c0 = state.tensors[1][l];
-      auto gates = torch::addmm(w[2], x, w[0]).addmm_(h0, w[1]).add_(w[3]).chunk(4, 1);  // (B, 4H)
+      std::vector<torch::Tensor> gates;
+      if (step_type_ != torch::kFloat) {
+        const auto& lw = low_weights_[static_cast<std::size_t>(l)];
+        gates = torch::cat({x, h0}, 1).to(step_type_).matmul(lw[0]).to(torch::kFloat).add_(lw[1]).chunk(4, 1);
+      } else {
+        gates = torch::addmm(w[2], x, w[0]).addmm_(h0, w[1]).add_(w[3]).chunk(4, 1);  // (B, 4H)
+      }
       auto c = torch::sigmoid(gates[1]) * c0 + torch::sigmoid(gates[0]) * torch::tanh(gates[2]);
       auto h = torch::sigmoid(gates[3]) * torch::tanh(c);
       hs.push_back(h);
@@ -160,6 +171,14 @@ class LstmLM : public SequenceModel {
   torch::nn::Dropout dropout_{nullptr};
   // Per layer: views of W_ih^T, W_hh^T, b_ih, b_hh (views, so they follow in-place updates and loads).
   std::vector<std::vector<torch::Tensor>> layer_weights_;
+  // Per layer, for low-precision steps: [W_ih^T; W_hh^T] converted once, and b_ih + b_hh.
+  std::vector<std::vector<torch::Tensor>> low_weights_;
+
+ public:
+  void set_step_precision(torch::ScalarType type) override {
+    step_type_ = type;
+    low_weights_.clear();
+  }
 };
 
 /// One pre-LayerNorm block: causal self-attention and a GELU MLP, both residual.

@@ -48,10 +48,16 @@ class SequenceModel : public torch::nn::Module {
   virtual std::int64_t context() const = 0;
   /// Keeps only batch rows `rows` of a state (for batched generation that drops finished pieces).
   virtual void select_rows(State& state, const torch::Tensor& rows) const = 0;
+  /// Precision of the weights in one-token steps (generation): torch::kFloat (exact, the
+  /// default) or torch::kBFloat16 (LSTM only: half the bytes to read per token, which is what
+  /// bounds a step at batch 1; logits within ~1e-2 of float). Training is always float.
+  virtual void set_step_precision(torch::ScalarType type) { step_type_ = type; }
+  torch::ScalarType step_precision() const { return step_type_; }
   const ModelConfig& config() const { return config_; }
 
  protected:
   ModelConfig config_;
+  torch::ScalarType step_type_ = torch::kFloat;
 };
 
 /// Builds a freshly initialized model (seeded by torch::manual_seed beforehand).
