@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Load test of `arioso serve` from a second process, bounded in time and count: many
 concurrent compose requests on loopback. Every request must be served (its piece made and its
-MIDI fetched) or rejected with 503 and a Retry-After hint; nothing may fail. Prints a JSON
+MIDI fetched) or rejected with 503 and a Retry-After hint (a client retries up to 3 times,
+waiting as told, at most 2 s); nothing may fail. answered_503 counts every 503 answer. Prints a JSON
 report with the server's peak memory (VmHWM).
 usage: load_test.py ARIOSO RUN_DIR [REQUESTS] [CONCURRENCY] [SECONDS]"""
 import json
@@ -27,7 +28,8 @@ if not m:
 base = "http://" + m.group(1)
 
 lock = threading.Lock()
-counts = {"served": 0, "rejected_503": 0, "failed": 0}
+counts = {"served": 0, "rejected_503": 0, "failed": 0, "answered_503": 0}
+retries = 3
 failures = []
 next_request = [0]
 deadline = time.time() + budget
@@ -43,15 +45,23 @@ def count(kind, why=None):
 def one(i):
     body = json.dumps({"bars": 1 + i % 2, "seed": i, "temperature": 0.9}).encode()
     req = urllib.request.Request(base + "/api/compose", data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            piece = json.load(r)
-    except urllib.error.HTTPError as e:
-        if e.code == 503 and e.headers.get("Retry-After"):
-            return count("rejected_503")
-        return count("failed", f"request {i}: HTTP {e.code} {e.read()[:200]!r}")
-    except Exception as e:  # connection refused or reset, timeout
-        return count("failed", f"request {i}: {e!r}")
+    piece = None
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                piece = json.load(r)
+            break
+        except urllib.error.HTTPError as e:
+            hint = e.headers.get("Retry-After")
+            if e.code == 503 and hint:
+                count("answered_503")
+                if attempt < retries:  # a patient client waits as told (capped), then tries again
+                    time.sleep(min(float(hint), 2.0))
+                    continue
+                return count("rejected_503")
+            return count("failed", f"request {i}: HTTP {e.code} {e.read()[:200]!r}")
+        except Exception as e:  # connection refused or reset, timeout
+            return count("failed", f"request {i}: {e!r}")
     try:
         while True:
             with urllib.request.urlopen(base + piece["urls"]["status"], timeout=60) as r:
@@ -93,7 +103,7 @@ with open(f"/proc/{server.pid}/status") as f:
             peak_kb = int(l.split()[1])
 server.terminate()
 server.wait(timeout=30)
-report = dict(counts, requests=sum(counts.values()), concurrency=concurrency, seconds=round(elapsed, 1),
+report = dict(counts, requests=counts["served"] + counts["rejected_503"] + counts["failed"], retries_per_request=retries, concurrency=concurrency, seconds=round(elapsed, 1),
               server_peak_rss_mb=round(peak_kb / 1024, 1), failures=failures[:5])
 print(json.dumps(report))
 ok = counts["failed"] == 0 and counts["served"] > 0 and report["requests"] == total
