@@ -14,6 +14,7 @@
 #include "midi/notes.h"
 #include "music/score.h"
 #include "test_util.h"
+#include "tunes.h"
 
 using namespace arioso;
 using namespace arioso::test;
@@ -35,25 +36,7 @@ int run(const std::string& cmd, std::string* out = nullptr) {
 
 void write_tiny_corpus(const std::string& dir) {
   fs::create_directories(dir);
-  for (int p = 0; p < 4; ++p) {
-    music::Score s;
-    s.ticks_per_quarter = 480;
-    s.tempos = {{0, 500000}};
-    for (int i = 0; i < 64; ++i) {
-      music::Note n;
-      n.start_tick = static_cast<std::uint64_t>(i) * 240;
-      n.end_tick = n.start_tick + 240;
-      n.pitch = 60 + (i * (p + 3)) % 12;
-      n.velocity = 90;
-      s.notes.push_back(n);
-      if (i % 4 == 0) {
-        n.pitch -= 12;
-        n.end_tick = n.start_tick + 960;
-        s.notes.push_back(n);
-      }
-    }
-    write_file_atomic(dir + "/tune" + std::to_string(p) + ".mid", midi::write_midi(music::score_to_midi(s)));
-  }
+  for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/tune" + std::to_string(p) + ".mid", walking_tune_midi(p + 3, 64, true));
 }
 
 }  // namespace

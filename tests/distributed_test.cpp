@@ -15,6 +15,7 @@
 #include "model/checkpoint.h"
 #include "music/score.h"
 #include "test_util.h"
+#include "tunes.h"
 
 using namespace arioso;
 using namespace arioso::test;
@@ -44,22 +45,9 @@ std::string slurp(const std::string& path) {
 
 std::string make_corpus(const std::string& dir) {
   fs::create_directories(dir + "/midi");
-  for (int p = 0; p < 10; ++p) {
-    music::Score s;
-    s.ticks_per_quarter = 480;
-    s.tempos = {{0, 500000}};
-    for (int i = 0; i < 48; ++i) {
-      music::Note n;
-      n.start_tick = static_cast<std::uint64_t>(i) * 240;
-      n.end_tick = n.start_tick + 240;
-      n.pitch = 60 + (i * (p + 2)) % 12;
-      n.velocity = 70 + (i % 3) * 10;
-      s.notes.push_back(n);
-    }
-    write_file_atomic(dir + "/midi/t" + std::to_string(p) + ".mid", midi::write_midi(music::score_to_midi(s)));
-  }
+  for (int p = 0; p < 10; ++p) write_file_atomic(dir + "/midi/t" + std::to_string(p) + ".mid", walking_tune_midi(p + 2, 48, false, true));
   std::string corpus = dir + "/c.arioso";
-  EXPECT_EQ(sh(kArioso + " prepare " + dir + "/midi -o " + corpus + " --valid-fraction 0.2 > /dev/null"), 0);
+  EXPECT_EQ(sh(kArioso + " prepare " + dir + "/midi -o " + corpus + " --valid-fraction 0.2 > /dev/null 2>&1"), 0);
   return corpus;
 }
 
@@ -144,8 +132,8 @@ TEST(Distributed, AKilledRankMakesTheOtherFailWithAClearError) {
   // on its own (the outer timeout is only a guard against a hang).
   int rc = sh(env + "RANK=1 " + cmd + " > " + dir + "/r1.log 2>&1 & k=$!; " +
               "(timeout 120 env " + env + "RANK=0 " + cmd + " > " + dir + "/r0.log 2>&1; echo $? > " + dir + "/rc0) & " +
-              "for i in $(seq 600); do [ $(wc -l < " + dir + "/run/log.csv 2>/dev/null || echo 0) -ge 2 ] && break; sleep 0.1; done; " +
-              "kill -9 $k; wait");
+              "for i in $(seq 600); do [ $( (wc -l < " + dir + "/run/log.csv) 2>/dev/null || echo 0) -ge 2 ] && break; sleep 0.1; done; " +
+              "kill -9 $k; wait $k 2>/dev/null; wait");
   EXPECT_EQ(rc, 0);
   std::string log0 = slurp(dir + "/r0.log");
   int rc0 = std::stoi(slurp(dir + "/rc0"));

@@ -17,6 +17,7 @@
 #include "music/score.h"
 #include "serve/server.h"
 #include "test_util.h"
+#include "tunes.h"
 #include "train/train.h"
 
 using namespace arioso;
@@ -26,21 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string tune_bytes(int variant) {
-  music::Score s;
-  s.ticks_per_quarter = 480;
-  s.tempos = {{0, 500000}};
-  for (int i = 0; i < 48; ++i) {
-    music::Note n;
-    n.start_tick = static_cast<std::uint64_t>(i) * 240;
-    n.end_tick = n.start_tick + 240;
-    n.pitch = static_cast<std::uint8_t>(60 + (i * (variant + 2)) % 12);
-    n.velocity = 90;
-    s.notes.push_back(n);
-  }
-  auto b = midi::write_midi(music::score_to_midi(s));
-  return std::string(b.begin(), b.end());
-}
+std::string tune_bytes(int variant) { return walking_tune_midi(variant + 2, 48); }
 
 // One tiny run for the whole suite.
 class ServeTest : public ::testing::Test {
