@@ -566,6 +566,9 @@ int cmd_serve(int argc, char** argv) {
   if (!quiet) server.set_log([](const std::string& line) { fmt::print("{}\n", line); std::fflush(stdout); });
   fmt::print("arioso studio: http://{}:{}/  ({} run{}; pieces in {}; Ctrl-C stops)\n", o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host, port,
              o.runs.size(), o.runs.size() == 1 ? "" : "s", server.data_dir());
+  if (o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1") {
+    fmt::print("  note: listening on {}, not loopback: anyone who can reach this machine can compose and download pieces\n", o.host);
+  }
   std::fflush(stdout);
   g_server = &server;
   signal(SIGINT, on_serve_signal);
