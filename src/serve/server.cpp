@@ -2,6 +2,9 @@
 // thread composes, renders and analyses, in the order requests came.
 #include "serve/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -579,6 +582,30 @@ struct Server::Impl {
   }
 };
 
+namespace {
+
+// cpp-httplib 0.11 listens with a backlog of 5 (compiled into Debian's library), so a burst of
+// connections on a busy machine overflows it and clients see resets. Linux lets a listening
+// socket's backlog be raised by calling listen() again: find ours among this process's
+// descriptors (a listening TCP socket on our port) and do that.
+void raise_backlog(int port) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = std::atoi(e.path().filename().c_str());
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int p = addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+            : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port) : -1;
+    if (p == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
+}  // namespace
+
 Server::Server(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Server::~Server() = default;
 
@@ -593,6 +620,7 @@ int Server::bind() {
     }
     i.port = i.o.port;
   }
+  raise_backlog(i.port);
   return i.port;
 }
 

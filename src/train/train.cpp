@@ -478,7 +478,8 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
                          rep.lr, rep.tokens_per_s, rep.elapsed_s);
     }
     if (lead) render::write_loss_png(opt.run_dir + "/loss.png", read_log_points(log_path),
-                           fmt::format("{} {} on {} ({} tokenizer)", opt.arch, opt.preset, fs::path(opt.corpus).filename().string(), corpus.tokenizer.name));
+                           fmt::format("{} {} on {} ({} tokenizer{})", opt.arch, opt.preset, fs::path(opt.corpus).filename().string(), corpus.tokenizer.name,
+                                       W > 1 ? fmt::format(", {} ranks", W) : ""));
     result.epochs.push_back(rep);
     if (on_epoch) on_epoch(rep);
     if (cut) break;

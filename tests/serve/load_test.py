@@ -70,7 +70,7 @@ def one(i):
                 break
             if st["status"] == "failed" or time.time() > deadline + 60:
                 return count("failed", f"request {i}: {st.get('error', 'not done in time')}")
-            time.sleep(0.05)
+            time.sleep(0.2)  # as often as the page asks
         with urllib.request.urlopen(base + st["urls"]["midi"], timeout=60) as r:
             if r.read(4) != b"MThd":
                 return count("failed", f"request {i}: the MIDI is not MIDI")
