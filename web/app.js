@@ -73,6 +73,7 @@ function setPrimer(file) {
   $("drop-text").textContent = file ? `Primer: ${file.name} (${Math.ceil(file.size / 1024)} KB)` :
     "Drop a MIDI file here to start from it (optional), or press Enter to choose one";
   $("clear-primer").hidden = !file;
+  $("keep-primer-label").hidden = !file;
   if (!file) $("primer").value = "";
 }
 
@@ -97,6 +98,7 @@ function settings() {
     tempo: Number($("tempo").value), program: Number($("program").value), seed: Number($("seed").value || 0),
     max_copy: Number($("max_copy").value) };
   if ($("key").value) s.key = $("key").value;
+  if (state.primer) s.keep_primer = $("keep_primer").checked;
   return s;
 }
 

@@ -121,6 +121,25 @@ try {
   await page.waitForFunction(() => document.querySelector("#history li:last-child button").getAttribute("aria-current") === "true");
   check(true, "a piece from the history can be brought back");
 
+  // A primer chosen from a file (as a drop or the file picker does): the piece starts from it,
+  // and the roll draws its notes in the primer's colour.
+  const primer = process.env.E2E_PRIMER || `${runDir}/../midi/tune0.mid`;
+  if (existsSync(primer)) {
+    await page.setInputFiles("#primer", primer);
+    check((await page.textContent("#drop-text")).startsWith("Primer: "), "the primer is shown as chosen");
+    await page.click("#go");
+    await page.waitForFunction(() => document.querySelectorAll("#history li").length === 3, null, { timeout: 120000 });
+    const primerPixels = await page.evaluate(() => {
+      const c = document.getElementById("roll"), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let red = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 2] < 140 && d[i] - d[i + 2] > 50) red++;
+      return red;
+    });
+    check(primerPixels > 200, `the roll shows the primer's notes in their own colour (${primerPixels} pixels)`);
+    await page.click("#clear-primer");
+    check(!(await page.textContent("#drop-text")).startsWith("Primer: "), "the primer can be removed");
+  }
+
   // Phone width: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
