@@ -242,3 +242,21 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST(Generate, TrailingTempoAndMeterChangesAreDropped) {
+  music::Score s;
+  s.notes.push_back({});
+  s.notes[0].start_tick = 0;
+  s.notes[0].end_tick = 960;
+  s.tempos = {{0, 500000}, {480, 400000}, {960, 300000}, {1200, 250000}};
+  s.time_signatures = {{0, 4, 4}, {960, 3, 4}};
+  generate::drop_trailing_changes(s);
+  ASSERT_EQ(s.tempos.size(), 2u);
+  EXPECT_EQ(s.tempos[1].tick, 480u);
+  ASSERT_EQ(s.time_signatures.size(), 1u);
+  // With no notes, only what stands at tick 0 is kept.
+  music::Score empty;
+  empty.tempos = {{0, 500000}, {10, 400000}};
+  generate::drop_trailing_changes(empty);
+  EXPECT_EQ(empty.tempos.size(), 1u);
+}

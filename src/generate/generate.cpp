@@ -74,6 +74,14 @@ Generator::Generator(const std::string& run_dir, const std::string& device) : ru
   }
 }
 
+void drop_trailing_changes(music::Score& score) {
+  const std::uint64_t last = score.end_tick();
+  auto after_end = [last](const auto& e) { return e.tick > 0 && e.tick >= last; };
+  score.tempos.erase(std::remove_if(score.tempos.begin(), score.tempos.end(), after_end), score.tempos.end());
+  score.time_signatures.erase(std::remove_if(score.time_signatures.begin(), score.time_signatures.end(), after_end), score.time_signatures.end());
+  score.key_signatures.erase(std::remove_if(score.key_signatures.begin(), score.key_signatures.end(), after_end), score.key_signatures.end());
+}
+
 void Generator::set_precision(const std::string& precision) {
   if (precision == "fp32") model_->set_step_precision(torch::kFloat);
   else if (precision == "bf16") model_->set_step_precision(torch::kBFloat16);
@@ -464,6 +472,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     if (o.tempo_bpm > 0) full.tempos = {{0, static_cast<std::uint32_t>(std::lround(60e6 / o.tempo_bpm))}};
     if (full.time_signatures.empty()) full.time_signatures = {{0, 4, 4}};
     for (auto& n : full.notes) n.program = o.program, n.channel = 0;
+    drop_trailing_changes(full);
     p.score = full;
     // Originality of the generated part.
     music::Score gen = full;

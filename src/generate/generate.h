@@ -53,6 +53,11 @@ struct Piece {
   bool stopped_by_gate = false;      ///< the gate left no continuation: the piece ends early
 };
 
+/// Removes tempo, meter and key changes at or after the last note's end (but never those at
+/// tick 0): they sound like nothing, yet would make the MIDI file, and players' idea of its
+/// length, longer than the music (a model may emit a Tempo token just before it stops).
+void drop_trailing_changes(music::Score& score);
+
 /// Parses "C:major", "A:minor", "F#:minor", "Bb:major"; throws ConfigError.
 std::pair<int, bool> parse_key(const std::string& text);
 

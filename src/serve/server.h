@@ -19,8 +19,8 @@ struct ServeOptions {
   int port = 8765;                     ///< 0: any free port (see Server::port())
   std::string data_dir;                ///< where pieces are kept; "" = a fresh folder under /tmp, removed at exit
   std::size_t queue_capacity = 8;      ///< compose requests waiting; more get 503
-  std::uint64_t max_storage_bytes = 256ull << 20;
-  std::size_t max_upload_bytes = 1u << 20;  ///< largest primer MIDI
+  std::uint64_t max_storage_bytes = 256000000;
+  std::size_t max_upload_bytes = 1000000;  ///< largest primer MIDI
   int max_bars = 64;
   double max_seconds = 180;
   std::string soundfont;               ///< "" = Debian's default General MIDI soundfont

@@ -137,7 +137,7 @@ try {
     });
     check(primerPixels > 200, `the roll shows the primer's notes in their own colour (${primerPixels} pixels)`);
     await page.click("#clear-primer");
-    check(!(await page.textContent("#drop-text")).startsWith("Primer: "), "the primer can be removed");
+    check(!(await page.textContent("#drop-text")).startsWith("Primer: ") && (await page.isHidden("#keep-primer-label")), "the primer can be removed");
   }
 
   // Phone width: nothing wider than the screen.
