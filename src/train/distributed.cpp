@@ -167,10 +167,7 @@ std::size_t GradReducer::gradient_bytes() const {
 void GradReducer::begin_step() {
   std::fill(got_.begin(), got_.end(), false);
   next_ = 0;
-  for (auto& b : buckets_) {
-    b.ready = 0;
-    b.sent = false;
-  }
+  for (auto& b : buckets_) b.ready = 0;
 }
 
 void GradReducer::on_grad(std::size_t k, const torch::Tensor& grad) {
@@ -190,7 +187,6 @@ void GradReducer::on_grad(std::size_t k, const torch::Tensor& grad) {
 }
 
 void GradReducer::send(Bucket& b) {
-  b.sent = true;
   group_.all_reduce_sum_async(b.flat);
 }
 

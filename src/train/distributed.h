@@ -82,7 +82,6 @@ class GradReducer {
     std::vector<std::size_t> params;    // indices into params_
     std::vector<std::int64_t> offsets;  // element offset of each in flat
     std::size_t ready = 0;
-    bool sent = false;
   };
   void on_grad(std::size_t param, const torch::Tensor& grad);
   void send(Bucket& b);
