@@ -78,6 +78,7 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
 
 nlohmann::json run_generate(GenCli& o, bool quiet) {
   generate::Generator gen(o.run, o.device);
+  model::use_threads(0, gen.meta().model.arch);
   gen.set_precision(o.precision);
   if (!o.key.empty()) o.g.key = generate::parse_key(o.key);
   if (!o.primer.empty()) o.g.primer = gen.primer_from_midi(o.primer);
@@ -281,7 +282,6 @@ int cmd_train(int argc, char** argv) {
 }
 
 int cmd_generate(int argc, char** argv) {
-  train::use_threads(0);
   CLI::App app{"arioso generate RUN_DIR [-o DIR]"};
   GenCli o;
   app.add_option("run", o.run, "run folder from 'arioso train'")->required();
@@ -316,12 +316,13 @@ int cmd_evaluate(int argc, char** argv) {
     fmt::print(stderr, "arioso evaluate: give exactly one of --midi or --corpus\n");
     return 2;
   }
-  train::use_threads(0);
   std::string ckpt = fs::exists(run + "/best.pt") ? run + "/best.pt" : run + "/last.pt";
   model::CheckpointMeta meta;
   if (device_name == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
   auto m = model::load_checkpoint(ckpt, &meta);
+  model::use_threads(0, meta.model.arch);
+  model::keep_freed_memory();
   m->to(device);
   m->eval();
   auto tok = music::TokenizerConfig::from_json(meta.tokenizer);
@@ -560,7 +561,6 @@ int cmd_serve(int argc, char** argv) {
   }
   o.max_storage_bytes = static_cast<std::uint64_t>(max_storage_mb * 1e6);
   o.max_upload_bytes = static_cast<std::size_t>(max_upload_kb * 1e3);
-  train::use_threads(o.threads);
   serve::Server server(o);
   int port = server.bind();
   if (!quiet) server.set_log([](const std::string& line) { fmt::print("{}\n", line); std::fflush(stdout); });

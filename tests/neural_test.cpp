@@ -12,6 +12,7 @@
 #include "generate/generate.h"
 #include "midi/midi_file.h"
 #include "model/checkpoint.h"
+#include "model/lstm_layer.h"
 #include "model/model.h"
 #include "train/train.h"
 #include "test_util.h"
@@ -108,6 +109,72 @@ TEST(Model, SaveLoadGivesIdenticalLogits) {
   EXPECT_THROW_MSG(model::read_checkpoint_meta(dir + "/bad.pt"), FormatError,
                    dir + "/bad.pt: not an arioso checkpoint (it is not a libtorch archive)");
   std::filesystem::remove_all(dir);
+}
+
+// The hand-written layer against torch::nn::LSTM with the same weights: outputs, last states
+// and the gradients of every input, with a loss that reaches y, h_n and c_n, from non-zero
+// initial states; odd sizes and one-row batches (the layouts oneDNN is given change with them).
+TEST(LstmLayer, EqualsTorchLstmForwardAndBackward) {
+  constexpr double kTol = 1e-5;  // float32, a few hundred terms
+  struct Case { std::int64_t T, B, I, H; };
+  for (auto c : {Case{9, 3, 5, 7}, Case{1, 1, 4, 6}, Case{6, 1, 1, 3}, Case{17, 5, 33, 31}}) {
+    torch::manual_seed(static_cast<std::uint64_t>(c.T * 100 + c.B));
+    torch::nn::LSTM ref(torch::nn::LSTMOptions(c.I, c.H));
+    auto p = ref->named_parameters();
+    auto x = torch::randn({c.T, c.B, c.I}).requires_grad_();
+    auto h0 = torch::randn({c.B, c.H}).requires_grad_(), c0 = torch::randn({c.B, c.H}).requires_grad_();
+    auto wy = torch::randn({c.T, c.B, c.H}), wh = torch::randn({c.B, c.H}), wc = torch::randn({c.B, c.H});
+    auto r = ref->forward(x, std::make_tuple(h0.unsqueeze(0), c0.unsqueeze(0)));
+    auto y_ref = std::get<0>(r), hn_ref = std::get<0>(std::get<1>(r))[0], cn_ref = std::get<1>(std::get<1>(r))[0];
+    ((y_ref * wy).sum() + (hn_ref * wh).sum() + (cn_ref * wc).sum()).backward();
+    std::vector<torch::Tensor> want{x.grad().clone(), h0.grad().clone(), c0.grad().clone()};
+    for (const char* k : {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}) want.push_back(p[k].grad().clone());
+    for (auto* t : {&x, &h0, &c0}) t->mutable_grad() = torch::Tensor();
+    for (auto& q : ref->parameters()) q.mutable_grad() = torch::Tensor();
+
+    auto o = model::lstm_layer(x, h0, c0, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"]);
+    EXPECT_TRUE(torch::allclose(o.y, y_ref, kTol, kTol)) << c.T << "x" << c.B;
+    EXPECT_TRUE(torch::allclose(o.hn, hn_ref, kTol, kTol));
+    EXPECT_TRUE(torch::allclose(o.cn, cn_ref, kTol, kTol));
+    ((o.y * wy).sum() + (o.hn * wh).sum() + (o.cn * wc).sum()).backward();
+    std::vector<torch::Tensor> got{x.grad(), h0.grad(), c0.grad()};
+    for (const char* k : {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}) got.push_back(p[k].grad());
+    const char* names[] = {"x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"};
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      ASSERT_TRUE(got[i].defined()) << names[i];
+      EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), kTol * (1 + want[i].abs().max().item<double>())) << names[i] << " " << c.T << "x" << c.B;
+    }
+    // The two bias gradients are equal but must not share storage (the optimizer updates each).
+    EXPECT_NE(p["bias_ih_l0"].grad().data_ptr(), p["bias_hh_l0"].grad().data_ptr());
+    // One step of the generation path equals the first step of the layer.
+    auto s = model::lstm_cell_step(x[0].detach(), h0.detach(), c0.detach(), p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"]);
+    EXPECT_TRUE(torch::allclose(s.first, y_ref[0], kTol, kTol));
+  }
+}
+
+// The LSTM model trains to the same losses through arioso's layer and through torch::nn::LSTM.
+TEST(LstmLayer, ModelTrainsLikeTorchLstm) {
+  std::vector<double> losses[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    model::set_fused_lstm(fused == 1);
+    torch::manual_seed(5);
+    auto cfg = model::ModelConfig::preset_for("lstm", "tiny", 20);
+    cfg.layers = 2;
+    auto m = model::make_model(cfg);
+    torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-2));
+    auto x = torch::randint(0, 20, {4, 24}, torch::kLong);
+    auto y = torch::roll(x, -1, 1);
+    for (int i = 0; i < 20; ++i) {
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(m->forward(x, nullptr).reshape({-1, 20}), y.reshape({-1}));
+      loss.backward();
+      opt.step();
+      losses[fused].push_back(loss.item<double>());
+    }
+  }
+  model::set_fused_lstm(true);
+  for (std::size_t i = 0; i < losses[0].size(); ++i) EXPECT_NEAR(losses[1][i], losses[0][i], 1e-4) << "step " << i;
+  EXPECT_LT(losses[1].back(), losses[1].front() - 0.5);
 }
 
 TEST(Model, OverfitsOneBatch) {

@@ -1,11 +1,18 @@
 // LSTM and Transformer language models; see model.h.
 #include "model/model.h"
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include <fmt/format.h>
 
+#include "core/blas.h"
 #include "core/error.h"
+#include "model/lstm_layer.h"
 
 namespace arioso::model {
 
@@ -96,6 +103,7 @@ class LstmLM : public SequenceModel {
     if (state && x.size(1) == 1 && !is_training() && !torch::GradMode::is_enabled()) {
       return head(step(h.select(1, 0), *state).unsqueeze(1));
     }
+    if (fused_lstm_enabled() && lstm_layer_supports(h)) return head(run_layers(h, state));
     std::tuple<torch::Tensor, std::tuple<torch::Tensor, torch::Tensor>> r;
     if (state && !state->tensors.empty()) {
       r = lstm_->forward(h, std::make_tuple(state->tensors[0], state->tensors[1]));
@@ -107,6 +115,33 @@ class LstmLM : public SequenceModel {
       state->position += x.size(1);
     }
     return head(std::get<0>(r));
+  }
+
+  /// (B, T, C) inputs -> (B, T, H) outputs of the last layer through lstm_layer (the same
+  /// parameters and arithmetic as lstm_->forward, faster on the CPU), updating `state` if given.
+  torch::Tensor run_layers(const torch::Tensor& in, State* state) {
+    const auto L = config_.layers;
+    const auto B = in.size(0);
+    auto p = lstm_->named_parameters();
+    auto x = in.transpose(0, 1).contiguous();  // (T, B, C): one step's rows are contiguous
+    bool have_state = state && !state->tensors.empty();
+    auto zeros = have_state ? torch::Tensor() : torch::zeros({B, config_.hidden}, in.options());
+    std::vector<torch::Tensor> hn, cn;
+    for (int l = 0; l < L; ++l) {
+      auto k = std::to_string(l);
+      auto h0 = have_state ? state->tensors[0][l] : zeros;
+      auto c0 = have_state ? state->tensors[1][l] : zeros;
+      auto o = lstm_layer(x, h0, c0, p["weight_ih_l" + k], p["weight_hh_l" + k], p["bias_ih_l" + k], p["bias_hh_l" + k]);
+      x = o.y;
+      if (l + 1 < L && config_.dropout > 0) x = torch::dropout(x, config_.dropout, is_training());
+      hn.push_back(o.hn);
+      cn.push_back(o.cn);
+    }
+    if (state) {
+      state->tensors = {torch::stack(hn), torch::stack(cn)};
+      state->position += in.size(1);
+    }
+    return x.transpose(0, 1);
   }
 
   /// (B, T, H) LSTM outputs -> (B, T, V) logits.
@@ -141,6 +176,13 @@ class LstmLM : public SequenceModel {
     for (int l = 0; l < L; ++l) {
       const auto& w = layer_weights_[static_cast<std::size_t>(l)];
       auto h0 = state.tensors[0][l], c0 = state.tensors[1][l];
+      if (step_type_ == torch::kFloat && fused_lstm_enabled() && lstm_layer_supports(x)) {
+        auto hc = lstm_cell_step(x, h0, c0, w[0].t(), w[1].t(), w[2], w[3]);
+        hs.push_back(hc.first);
+        cs.push_back(hc.second);
+        x = hc.first;
+        continue;
+      }
       std::vector<torch::Tensor> gates;
       if (step_type_ != torch::kFloat) {
         const auto& lw = low_weights_[static_cast<std::size_t>(l)];
@@ -268,6 +310,31 @@ class TransformerLM : public SequenceModel {
 };
 
 }  // namespace
+
+namespace {
+std::atomic<bool> g_fused_lstm{true};
+}  // namespace
+
+void set_fused_lstm(bool on) { g_fused_lstm = on; }
+bool fused_lstm_enabled() { return g_fused_lstm; }
+
+int use_threads(int threads, const std::string& arch) {
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (arch == "lstm" && lstm_layer_uses_onednn()) {
+    set_blas_threads(1);
+    torch::set_num_threads(n);
+  } else if (set_blas_threads(n)) {
+    torch::set_num_threads(1);
+  } else {
+    torch::set_num_threads(n);  // another BLAS: let libtorch split the work
+  }
+  return n;
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);                      // no block of its own for a large allocation...
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);          // ...and freed memory stays unless 1 GB lies free at the top
+}
 
 std::shared_ptr<SequenceModel> make_model(const ModelConfig& c) {
   if (c.vocab_size <= 0) throw ConfigError("model needs a vocabulary");

@@ -53,16 +53,6 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   return o;
 }
 
-int use_threads(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (set_blas_threads(n)) {
-    torch::set_num_threads(1);  // the matrix products run on OpenBLAS's threads
-  } else {
-    torch::set_num_threads(n);  // another BLAS: let libtorch split the work
-  }
-  return n;
-}
-
 Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device) {
   Scores s;
   if (tokens.size() < 2) return s;
@@ -209,7 +199,8 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  use_threads(opt.threads);
+  model::use_threads(opt.threads, opt.arch);
+  model::keep_freed_memory();
   const int W = opt.dist.world_size, rank = opt.dist.rank;
   const bool lead = rank == 0;  // rank 0 alone logs and writes files
   if (opt.resume && resume_meta.step_in_epoch != 0 && resume_meta.train.value("world_size", 1) != W) {

@@ -74,8 +74,4 @@ std::vector<Scores> score_sequences(model::SequenceModel& model, const std::vect
 TrainResult train(const TrainOptions& options, const std::atomic<bool>& stop, const ProgressFn& progress,
                   const std::function<void(const EpochReport&)>& on_epoch = {});
 
-/// Uses `threads` cores (0 = all): one libtorch intra-op thread and `threads` OpenBLAS threads,
-/// the fastest split measured here (bench/RESULTS.md). Returns the number used.
-int use_threads(int threads);
-
 }  // namespace arioso::train
