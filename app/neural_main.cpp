@@ -215,7 +215,7 @@ int cmd_train(int argc, char** argv) {
   bool no_augment = false;
   app.add_flag("--no-augment", no_augment, "no transposition augmentation");
   app.add_option("--seed", o.seed)->capture_default_str();
-  app.add_option("--threads", o.threads, "cores to use (0 = all; the matrix products run on OpenBLAS threads)");
+  app.add_option("--threads", o.threads, "cores to use (0 = all; an LSTM on libtorch's threads and oneDNN, a Transformer on OpenBLAS threads)");
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
   auto* world_opt = app.add_option("--world-size", o.dist.world_size, "ranks in the group (default: $WORLD_SIZE, else 1)");
   auto* rank_opt = app.add_option("--rank", o.dist.rank, "this process's rank (default: $RANK, else 0)");
