@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   add(arioso::app::add_analyze);
   // Model commands: options are parsed by the module (their --help too).
   const char* neural[][2] = {
-      {"train", "Train an LSTM or Transformer on a prepared corpus (arioso train CORPUS -o RUN)"},
+      {"train", "Train an LSTM or Transformer on a corpus or on MIDI files and folders (arioso train CORPUS|MIDI... -o RUN)"},
       {"generate", "Compose new pieces with a trained run: MIDI, WAV and piano-roll PNG"},
       {"evaluate", "Held-out likelihood of MIDI files or a corpus under a trained run"},
       {"demo", "Learn the default corpus and compose three pieces, in one command"},

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -193,11 +194,44 @@ void print_epoch(const train::EpochReport& r) {
   std::fflush(stdout);
 }
 
+/// Whether `path` is a corpus file (starts with the corpus magic), not MIDI or a folder.
+bool is_corpus_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  return fs::is_regular_file(path) && in.read(magic, 8) && std::string(magic, 8) == "ARIOSOCP";
+}
+
+/// `arioso train my-midis/ -o RUN`: prepares RUN/corpus.arioso from MIDI files and folders
+/// (as `arioso prepare` would, listing skipped files) and returns its path.
+std::string prepare_for_training(const std::vector<std::string>& inputs, const std::string& run_dir, const std::string& tokenizer) {
+  if (fs::exists(run_dir + "/last.pt")) {
+    throw Error(fmt::format("{}: already holds a run (last.pt); use --resume {} or another -o", run_dir, run_dir));
+  }
+  fs::create_directories(run_dir);
+  const std::string corpus = run_dir + "/corpus.arioso";
+  fmt::print("preparing {} ({} tokenizer) into {}\n", fmt::join(inputs, ", "), tokenizer, corpus);
+  std::fflush(stdout);
+  data::PrepareOptions po;
+  po.tokenizer.name = tokenizer;
+  app::ProgressBar bar;
+  auto r = data::prepare_corpus(inputs, po, [&](const Progress& p) { bar(p); });
+  data::write_corpus(corpus, r.corpus);
+  fmt::print("  {} files read, {} skipped; {} pieces ({} held out for validation), {:.0f} minutes of music\n", r.files_read,
+             r.skipped.size(), r.corpus.pieces.size(), r.corpus.piece_count(data::Split::kValid), r.minutes);
+  for (const auto& sk : r.skipped) fmt::print("    skipped {}: {}\n", sk.file, sk.error);
+  std::fflush(stdout);
+  return corpus;
+}
+
 int cmd_train(int argc, char** argv) {
-  CLI::App app{"arioso train CORPUS -o RUN_DIR"};
+  CLI::App app{"arioso train CORPUS|MIDI... -o RUN_DIR"};
   train::TrainOptions o;
   std::string resume;
-  app.add_option("corpus", o.corpus, "corpus file from 'arioso prepare'");
+  std::vector<std::string> inputs;
+  app.add_option("inputs", inputs, "a corpus from 'arioso prepare', or MIDI files and folders (prepared into RUN_DIR/corpus.arioso)");
+  std::string tokenizer = "remi";
+  app.add_option("--tokenizer", tokenizer, "with MIDI inputs: remi (default, keeps rhythm) or classic (the tutorial's)")
+      ->capture_default_str()->check(CLI::IsMember({"remi", "classic"}));
   app.add_option("-o,--output", o.run_dir, "run folder (config.json, best.pt, last.pt, log.csv, loss.png)");
   app.add_option("--resume", resume, "continue the run in this folder from last.pt");
   app.add_option("--model", o.arch, "lstm or transformer")->capture_default_str();
@@ -231,13 +265,33 @@ int cmd_train(int argc, char** argv) {
     return app.exit(e);
   }
   o.dist = train::DistOptions::from_env(o.dist, world_opt->count() > 0, rank_opt->count() > 0, addr_opt->count() > 0, port_opt->count() > 0);
+  bool prepared = false;
+  if (inputs.size() == 1 && is_corpus_file(inputs[0])) {
+    o.corpus = inputs[0];
+  } else if (!inputs.empty() && resume.empty()) {
+    if (o.run_dir.empty()) {
+      fmt::print(stderr, "arioso train: give -o RUN_DIR (the corpus made from the MIDI files is kept there)\n");
+      return 2;
+    }
+    if (o.dist.world_size > 1) throw ConfigError("a group of ranks trains on a prepared corpus: run 'arioso prepare' first and give its file");
+    for (const auto& in : inputs) {
+      if (!fs::exists(in)) throw Error(fmt::format("{}: not found", in));
+    }
+    o.corpus = prepare_for_training(inputs, o.run_dir, tokenizer);
+    prepared = true;
+  }
   LocalRanks local;
   if (ranks > 1) {
     if (o.dist.world_size > 1) throw ConfigError("--ranks starts a group of its own: leave out WORLD_SIZE / --world-size, or --ranks");
-    // The other ranks' arguments: ours without --ranks, --batch-size and --threads.
+    // The other ranks' arguments: ours without --ranks, --batch-size and --threads (and, where
+    // the MIDI inputs were prepared here, the corpus instead of them).
     std::vector<std::string> args;
+    if (prepared) args.push_back(o.corpus);
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
+      const std::string prev = i > 1 ? argv[i - 1] : "";
+      const bool is_value = prev.size() > 1 && prev[0] == '-' && prev.find('=') == std::string::npos && prev != "--no-augment";
+      if (prepared && !is_value && std::find(inputs.begin(), inputs.end(), a) != inputs.end()) continue;
       if (a == "--ranks" || a == "--batch-size" || a == "--threads") {
         ++i;
         continue;

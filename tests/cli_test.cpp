@@ -108,6 +108,41 @@ TEST(Cli, DemoEndToEnd) {
   fs::remove_all(dir);
 }
 
+// `arioso train my-midis/ -o RUN`: the folder (with a broken file) is prepared into
+// RUN/corpus.arioso, the skipped file is listed, training runs (also as two local ranks, which
+// get the corpus rather than the folder), the run resumes from its own corpus, the run folder
+// is not overwritten, and generate works from it.
+TEST(Cli, TrainsFromAMidiFolder) {
+  std::string dir = temp_dir("train-folder");
+  write_tiny_corpus(dir + "/midi");
+  write_file_atomic(dir + "/midi/broken.mid", std::string("MThd", 4));
+  std::string log;
+  const std::string train = kArioso + " train " + dir + "/midi --preset tiny --window 32 --batch-size 4 --no-augment";
+  ASSERT_EQ(run(train + " -o " + dir + "/run --epochs 1", &log), 0) << log;
+  EXPECT_NE(log.find("preparing " + dir + "/midi (remi tokenizer) into " + dir + "/run/corpus.arioso"), std::string::npos) << log;
+  EXPECT_NE(log.find("4 files read, 1 skipped"), std::string::npos) << log;
+  EXPECT_NE(log.find("skipped " + dir + "/midi/broken.mid: "), std::string::npos) << log;
+  auto cfg_bytes = read_file_bytes(dir + "/run/config.json");
+  auto cfg = nlohmann::json::parse(std::string(cfg_bytes.begin(), cfg_bytes.end()));
+  EXPECT_EQ(cfg["corpus"], dir + "/run/corpus.arioso");
+  ASSERT_EQ(run(kArioso + " train --resume " + dir + "/run --epochs 2", &log), 0) << log;
+  EXPECT_EQ(log.find("preparing"), std::string::npos) << log;
+  EXPECT_NE(log.find("epoch 2:"), std::string::npos) << log;
+  // The run folder already holds a run: refused before anything is written over.
+  const auto corpus_before = read_file_bytes(dir + "/run/corpus.arioso");
+  EXPECT_EQ(run(train + " -o " + dir + "/run", &log), 1) << log;
+  EXPECT_NE(log.find(dir + "/run: already holds a run (last.pt); use --resume"), std::string::npos) << log;
+  EXPECT_EQ(read_file_bytes(dir + "/run/corpus.arioso"), corpus_before);
+  EXPECT_EQ(run(train, &log), 2) << log;
+  EXPECT_NE(log.find("give -o RUN_DIR"), std::string::npos) << log;
+  ASSERT_EQ(run(train + " -o " + dir + "/two --epochs 1 --ranks 2", &log), 0) << log;
+  EXPECT_NE(log.find("2 ranks took part"), std::string::npos) << log;
+  EXPECT_EQ(log.find("preparing", log.find("preparing") + 1), std::string::npos) << "prepared twice:\n" << log;
+  ASSERT_EQ(run(kArioso + " generate " + dir + "/run -o " + dir + "/out --bars 4", &log), 0) << log;
+  EXPECT_TRUE(fs::exists(dir + "/out/piece.mid")) << log;
+  fs::remove_all(dir);
+}
+
 TEST(Cli, InfoGoesOnPastABrokenFile) {
   std::string dir = temp_dir("info");
   write_tiny_corpus(dir);
