@@ -223,6 +223,37 @@ std::string prepare_for_training(const std::vector<std::string>& inputs, const s
   return corpus;
 }
 
+/// runs/NAME for `train INPUT` without -o: NAME from the folder or file, with -2, -3, ... when
+/// runs/NAME already holds something.
+std::string fresh_run_dir(const std::string& input) {
+  fs::path p = fs::path(input).lexically_normal();
+  std::string name = (p.has_filename() ? p : p.parent_path()).stem().string();
+  if (name.empty() || name == "." || name == "..") name = "run";
+  std::string dir = "runs/" + name;
+  for (int i = 2; fs::exists(dir); ++i) dir = fmt::format("runs/{}-{}", name, i);
+  return dir;
+}
+
+/// The run `generate` uses when none is named: the newest under runs/ (by its checkpoint's
+/// time), else the demo's; "" if there is none.
+std::string latest_run() {
+  std::string best;
+  fs::file_time_type newest{};
+  std::error_code ec;
+  if (fs::is_directory("runs", ec)) {
+    for (const auto& e : fs::directory_iterator("runs", ec)) {
+      for (const char* f : {"/best.pt", "/last.pt"}) {
+        fs::path ck = e.path().string() + f;
+        if (!fs::exists(ck, ec)) continue;
+        auto t = fs::last_write_time(ck, ec);
+        if (!ec && (best.empty() || t > newest)) best = e.path().string(), newest = t;
+      }
+    }
+  }
+  if (best.empty() && fs::exists("arioso-demo/run/best.pt", ec)) best = "arioso-demo/run";
+  return best;
+}
+
 int cmd_train(int argc, char** argv) {
   CLI::App app{"arioso train CORPUS|MIDI... -o RUN_DIR"};
   train::TrainOptions o;
@@ -265,7 +296,12 @@ int cmd_train(int argc, char** argv) {
     return app.exit(e);
   }
   o.dist = train::DistOptions::from_env(o.dist, world_opt->count() > 0, rank_opt->count() > 0, addr_opt->count() > 0, port_opt->count() > 0);
-  bool prepared = false;
+  bool prepared = false, named_run = false;
+  if (o.run_dir.empty() && resume.empty() && !inputs.empty() && o.dist.world_size == 1) {
+    o.run_dir = fresh_run_dir(inputs[0]);
+    named_run = true;
+    fmt::print("run folder: {} (-o DIR to choose)\n", o.run_dir);
+  }
   if (inputs.size() == 1 && is_corpus_file(inputs[0])) {
     o.corpus = inputs[0];
   } else if (!inputs.empty() && resume.empty()) {
@@ -287,6 +323,7 @@ int cmd_train(int argc, char** argv) {
     // the MIDI inputs were prepared here, the corpus instead of them).
     std::vector<std::string> args;
     if (prepared) args.push_back(o.corpus);
+    if (named_run) args.insert(args.end(), {"-o", o.run_dir});
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       const std::string prev = i > 1 ? argv[i - 1] : "";
@@ -336,9 +373,9 @@ int cmd_train(int argc, char** argv) {
 }
 
 int cmd_generate(int argc, char** argv) {
-  CLI::App app{"arioso generate RUN_DIR [-o DIR]"};
+  CLI::App app{"arioso generate [RUN_DIR] [-o DIR]"};
   GenCli o;
-  app.add_option("run", o.run, "run folder from 'arioso train'")->required();
+  app.add_option("run", o.run, "run folder from 'arioso train' (default: the newest under runs/, else the demo's)");
   app.add_option("-o,--output", o.out_dir, "output folder")->capture_default_str();
   app.add_option("--name", o.name, "file name stem")->capture_default_str();
   add_generate_options(&app, o);
@@ -346,6 +383,14 @@ int cmd_generate(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (o.run.empty()) {
+    o.run = latest_run();
+    if (o.run.empty()) {
+      fmt::print(stderr, "arioso generate: give a run folder (from 'arioso train'); none found under runs/ or arioso-demo/\n");
+      return 2;
+    }
+    fmt::print("run: {}\n", o.run);
   }
   run_generate(o, false);
   return 0;

@@ -133,13 +133,23 @@ TEST(Cli, TrainsFromAMidiFolder) {
   EXPECT_EQ(run(train + " -o " + dir + "/run", &log), 1) << log;
   EXPECT_NE(log.find(dir + "/run: already holds a run (last.pt); use --resume"), std::string::npos) << log;
   EXPECT_EQ(read_file_bytes(dir + "/run/corpus.arioso"), corpus_before);
-  EXPECT_EQ(run(train, &log), 2) << log;
-  EXPECT_NE(log.find("give -o RUN_DIR"), std::string::npos) << log;
   ASSERT_EQ(run(train + " -o " + dir + "/two --epochs 1 --ranks 2", &log), 0) << log;
   EXPECT_NE(log.find("2 ranks took part"), std::string::npos) << log;
   EXPECT_EQ(log.find("preparing", log.find("preparing") + 1), std::string::npos) << "prepared twice:\n" << log;
   ASSERT_EQ(run(kArioso + " generate " + dir + "/run -o " + dir + "/out --bars 4", &log), 0) << log;
   EXPECT_TRUE(fs::exists(dir + "/out/piece.mid")) << log;
+  // No -o: runs/<folder name>, then runs/<name>-2; generate with no run takes the newest.
+  const std::string here = "cd " + dir + " && ";
+  ASSERT_EQ(run(here + kArioso + " generate", &log), 2) << log;
+  EXPECT_NE(log.find("give a run folder"), std::string::npos) << log;
+  ASSERT_EQ(run(here + kArioso + " train midi/ --preset tiny --window 32 --batch-size 4 --epochs 1", &log), 0) << log;
+  EXPECT_NE(log.find("run folder: runs/midi (-o DIR to choose)"), std::string::npos) << log;
+  ASSERT_EQ(run(here + kArioso + " train midi --preset tiny --window 32 --batch-size 4 --epochs 1 --ranks 2", &log), 0) << log;
+  EXPECT_NE(log.find("run folder: runs/midi-2"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(dir + "/runs/midi-2/best.pt")) << log;
+  ASSERT_EQ(run(here + kArioso + " generate --bars 2", &log), 0) << log;
+  EXPECT_NE(log.find("run: runs/midi-2"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(dir + "/piece.mid")) << log;
   fs::remove_all(dir);
 }
 
