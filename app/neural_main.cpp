@@ -152,9 +152,15 @@ int free_loopback_port() {
   return ntohs(a.sin_port);
 }
 
+/// Refuses --ranks settings that cannot work, before anything is prepared or started.
+void check_local_ranks(int ranks, const train::TrainOptions& o) {
+  if (o.dist.world_size > 1) throw ConfigError("--ranks starts a group of its own: leave out WORLD_SIZE / --world-size, or --ranks");
+  if (o.batch_size % ranks != 0) throw ConfigError(fmt::format("--ranks {}: --batch-size {} must be a multiple of it", ranks, o.batch_size));
+}
+
 // `args`: what follows `arioso train` for the other ranks (without --batch-size and --threads).
 LocalRanks start_local_ranks(std::vector<std::string> train_args, int ranks, train::TrainOptions& o) {
-  if (o.batch_size % ranks != 0) throw ConfigError(fmt::format("--ranks {}: --batch-size {} must be a multiple of it", ranks, o.batch_size));
+  check_local_ranks(ranks, o);
   const int cores = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int each = std::max(1, cores / ranks);
   o.batch_size /= ranks;
@@ -296,6 +302,7 @@ int cmd_train(int argc, char** argv) {
     return app.exit(e);
   }
   o.dist = train::DistOptions::from_env(o.dist, world_opt->count() > 0, rank_opt->count() > 0, addr_opt->count() > 0, port_opt->count() > 0);
+  if (ranks > 1) check_local_ranks(ranks, o);
   bool prepared = false, named_run = false;
   if (o.run_dir.empty() && resume.empty() && !inputs.empty() && o.dist.world_size == 1) {
     o.run_dir = fresh_run_dir(inputs[0]);
@@ -318,7 +325,6 @@ int cmd_train(int argc, char** argv) {
   }
   LocalRanks local;
   if (ranks > 1) {
-    if (o.dist.world_size > 1) throw ConfigError("--ranks starts a group of its own: leave out WORLD_SIZE / --world-size, or --ranks");
     // The other ranks' arguments: ours without --ranks, --batch-size and --threads (and, where
     // the MIDI inputs were prepared here, the corpus instead of them).
     std::vector<std::string> args;
