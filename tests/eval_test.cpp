@@ -159,5 +159,20 @@ TEST(Originality, IndexEqualsBruteForce) {
     // Serialization keeps the index.
     auto back = eval::CopyIndex::deserialize(index.serialize(), "x");
     ASSERT_EQ(back.longest_copy(seq).longest_onsets, rep.longest_onsets);
+    // The gate's shortcut answers as step() does, for every cursor along the sequence and
+    // along a reference piece (long matches), every symbol and every K.
+    std::vector<std::vector<std::uint64_t>> walks{sym};
+    if (!refs[0].empty()) walks.push_back(refs[0]);
+    for (const auto& w : walks) {
+      eval::CopyIndex::Cursor c;
+      for (std::size_t i = 0; i <= w.size(); ++i) {
+        for (std::uint64_t x = 0; x <= 5; ++x) {
+          for (std::size_t k = 0; k <= 12; ++k) {
+            ASSERT_EQ(index.exceeds(c, x, k), index.step(c, x).length > k) << "trial " << trial << " at " << i << " symbol " << x << " K " << k;
+          }
+        }
+        if (i < w.size()) c = index.step(c, w[i]);
+      }
+    }
   }
 }

@@ -132,6 +132,18 @@ CopyIndex::Cursor CopyIndex::step(Cursor c, std::uint64_t symbol) const {
   return {0, 0};
 }
 
+bool CopyIndex::exceeds(Cursor c, std::uint64_t symbol, std::size_t k) const {
+  int v = c.state;
+  std::size_t l = c.length;
+  while (l >= k) {  // step() returns the first state on this walk with a transition, matched l + 1
+    if (transition(v, symbol) >= 0) return true;
+    if (v == 0) return false;
+    v = states_[static_cast<std::size_t>(v)].link;
+    l = states_[static_cast<std::size_t>(v)].len;
+  }
+  return false;
+}
+
 int CopyIndex::piece_of(Cursor c) const { return c.length == 0 ? -1 : states_[static_cast<std::size_t>(c.state)].piece; }
 
 CopyReport CopyIndex::longest_copy(const std::vector<Onset>& seq) const {

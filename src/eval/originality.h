@@ -49,6 +49,10 @@ class CopyIndex {
   };
   /// The cursor after appending `symbol`.
   Cursor step(Cursor c, std::uint64_t symbol) const;
+  /// Whether step(c, symbol).length > k (the gate's question), without step's walk down the
+  /// suffix links to the root when there is no match: only states whose match is k or longer
+  /// can give one longer than k, so a cursor shorter than k answers at once.
+  bool exceeds(Cursor c, std::uint64_t symbol, std::size_t k) const;
   /// The reference piece holding the match a cursor stands for.
   int piece_of(Cursor c) const;
   /// Longest copy of `seq` from any piece (with seconds taken from `seq`).

@@ -314,9 +314,9 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
         if (!allowed[u]) continue;
         if (out_of_key[u] && o.key_strength <= 0) allowed[u] = false;
         if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
-        if (gate && !remi && index_.step(s.cursor, classic_symbol[u]).length > K) allowed[u] = false;
+        if (gate && !remi && index_.exceeds(s.cursor, classic_symbol[u], K)) allowed[u] = false;
       }
-      if (remi && gate && !s.onset_pitches.empty() && index_.step(s.cursor, close_onset_symbol(s)).length > K) {
+      if (remi && gate && !s.onset_pitches.empty() && index_.exceeds(s.cursor, close_onset_symbol(s), K)) {
         // Closing this onset would extend a copy beyond K: it must take another pitch first.
         for (int id = 0; id < V; ++id) {
           auto k = music::remi_kind(id);
