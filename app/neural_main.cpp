@@ -1,18 +1,14 @@
 // The model commands (train, generate, evaluate, demo), built as libarioso_neural.so and opened
 // by `arioso` only when one of them runs, so that the other commands never load libtorch.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <algorithm>
-#include <fstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -138,20 +134,6 @@ struct LocalRanks {
   }
 };
 
-int free_loopback_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    throw Error("--ranks: no free port on 127.0.0.1");
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 /// Refuses --ranks settings that cannot work, before anything is prepared or started.
 void check_local_ranks(int ranks, const train::TrainOptions& o) {
   if (o.dist.world_size > 1) throw ConfigError("--ranks starts a group of its own: leave out WORLD_SIZE / --world-size, or --ranks");
@@ -168,7 +150,7 @@ LocalRanks start_local_ranks(std::vector<std::string> train_args, int ranks, tra
   o.dist.world_size = ranks;
   o.dist.rank = 0;
   o.dist.master_addr = "127.0.0.1";
-  o.dist.master_port = free_loopback_port();
+  o.dist.master_port = train::free_loopback_port();
   std::vector<std::string> args{"arioso", "train"};
   args.insert(args.end(), train_args.begin(), train_args.end());
   for (const std::string& x : std::vector<std::string>{"--batch-size", std::to_string(o.batch_size), "--threads", std::to_string(each)}) args.push_back(x);
@@ -200,19 +182,10 @@ void print_epoch(const train::EpochReport& r) {
   std::fflush(stdout);
 }
 
-/// Whether `path` is a corpus file (starts with the corpus magic), not MIDI or a folder.
-bool is_corpus_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[8] = {};
-  return fs::is_regular_file(path) && in.read(magic, 8) && std::string(magic, 8) == "ARIOSOCP";
-}
-
 /// `arioso train my-midis/ -o RUN`: prepares RUN/corpus.arioso from MIDI files and folders
 /// (as `arioso prepare` would, listing skipped files) and returns its path.
 std::string prepare_for_training(const std::vector<std::string>& inputs, const std::string& run_dir, const std::string& tokenizer) {
-  if (fs::exists(run_dir + "/last.pt")) {
-    throw Error(fmt::format("{}: already holds a run (last.pt); use --resume {} or another -o", run_dir, run_dir));
-  }
+  train::check_new_run_dir(run_dir);  // before the corpus is written into it
   fs::create_directories(run_dir);
   const std::string corpus = run_dir + "/corpus.arioso";
   fmt::print("preparing {} ({} tokenizer) into {}\n", fmt::join(inputs, ", "), tokenizer, corpus);
@@ -309,7 +282,7 @@ int cmd_train(int argc, char** argv) {
     named_run = true;
     fmt::print("run folder: {} (-o DIR to choose)\n", o.run_dir);
   }
-  if (inputs.size() == 1 && is_corpus_file(inputs[0])) {
+  if (inputs.size() == 1 && data::is_corpus_file(inputs[0])) {
     o.corpus = inputs[0];
   } else if (!inputs.empty() && resume.empty()) {
     if (o.run_dir.empty()) {

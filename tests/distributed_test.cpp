@@ -2,10 +2,6 @@
 // parameters, equal (within kParamTol) to one process trained on the same global batches; a
 // killed rank makes the other fail with a clear error instead of hanging; bad group settings
 // are refused before anything starts.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +14,7 @@
 #include "model/checkpoint.h"
 #include "music/score.h"
 #include "test_util.h"
+#include "train/distributed.h"
 #include "tunes.h"
 
 using namespace arioso;
@@ -31,19 +28,6 @@ const std::string kArioso = ARIOSO_BINARY_DIR "/app/arioso";
 // all-reduce), so float rounding differs slightly; after a few dozen AdamW steps on the tiny
 // model the weights agree to about 1e-7 (measured 1.2e-7).
 constexpr double kParamTol = 1e-5;
-
-// A port nobody listens on now (the kernel's pick), for rank 0's store.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 int sh(const std::string& cmd) {
   int rc = std::system(("bash -c '" + cmd + "'").c_str());
@@ -81,7 +65,7 @@ TEST(Distributed, TwoRanksEqualOneProcessOnTheSameGlobalBatches) {
       << slurp(dir + "/one.log");
   // Two ranks of 3 windows each: the same 6 windows per step (the last step of an epoch has
   // fewer, so one rank may have none).
-  std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " ";
+  std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(train::free_loopback_port()) + " ";
   std::string two = kArioso + " train " + corpus + " -o " + dir + "/two --batch-size 3" + common;
   int rc = sh(env + "RANK=1 " + two + " > " + dir + "/r1.log 2>&1 & " + env + "RANK=0 " + two + " > " + dir + "/r0.log 2>&1; r=$?; wait $!; exit $(( r | $? ))");
   std::string log0 = slurp(dir + "/r0.log"), log1 = slurp(dir + "/r1.log");
@@ -140,7 +124,7 @@ TEST(Distributed, TwoRanksEqualOneProcessOnTheSameGlobalBatches) {
 TEST(Distributed, AKilledRankMakesTheOtherFailWithAClearError) {
   std::string dir = temp_dir("dist-kill");
   std::string corpus = make_corpus(dir);
-  std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) + " ";
+  std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(train::free_loopback_port()) + " ";
   std::string cmd = kArioso + " train " + corpus + " -o " + dir + "/run --preset tiny --epochs 100000 --window 32 --threads 1 --dist-timeout 30";
   // Rank 1 is killed with SIGKILL once rank 0 has finished an epoch; rank 0 must then stop
   // on its own (the outer timeout is only a guard against a hang).

@@ -5,6 +5,8 @@
 #include "data/corpus.h"
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -124,6 +126,14 @@ void write_corpus(const std::string& path, const Corpus& c) {
   }
   put_le<std::uint64_t>(out, fnv1a64(out.data(), out.size()));
   write_file_atomic(path, out);
+}
+
+bool is_corpus_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  return in.read(magic, 8) && std::memcmp(magic, kMagic, 8) == 0;
 }
 
 Corpus read_corpus(const std::string& path) {

@@ -38,6 +38,9 @@ constexpr std::uint32_t kCorpusVersion = 1;
 
 /// Writes the corpus to `path` through a temporary file and rename.
 void write_corpus(const std::string& path, const Corpus& corpus);
+/// Whether `path` is a corpus file (a regular file that starts with the corpus magic), as
+/// opposed to a MIDI file or a folder. Never throws.
+bool is_corpus_file(const std::string& path);
 /// Reads a corpus; throws FormatError for a file that is not a corpus, of another version, or corrupt.
 Corpus read_corpus(const std::string& path);
 

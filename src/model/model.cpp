@@ -122,16 +122,15 @@ class LstmLM : public SequenceModel {
   torch::Tensor run_layers(const torch::Tensor& in, State* state) {
     const auto L = config_.layers;
     const auto B = in.size(0);
-    auto p = lstm_->named_parameters();
     auto x = in.transpose(0, 1).contiguous();  // (T, B, C): one step's rows are contiguous
     bool have_state = state && !state->tensors.empty();
     auto zeros = have_state ? torch::Tensor() : torch::zeros({B, config_.hidden}, in.options());
     std::vector<torch::Tensor> hn, cn;
     for (int l = 0; l < L; ++l) {
-      auto k = std::to_string(l);
+      const auto& w = layer_params(l);
       auto h0 = have_state ? state->tensors[0][l] : zeros;
       auto c0 = have_state ? state->tensors[1][l] : zeros;
-      auto o = lstm_layer(x, h0, c0, p["weight_ih_l" + k], p["weight_hh_l" + k], p["bias_ih_l" + k], p["bias_hh_l" + k]);
+      auto o = lstm_layer(x, h0, c0, w[0], w[1], w[2], w[3]);
       x = o.y;
       if (l + 1 < L && config_.dropout > 0) x = torch::dropout(x, config_.dropout, is_training());
       hn.push_back(o.hn);
@@ -160,24 +159,20 @@ class LstmLM : public SequenceModel {
     if (state.tensors.empty()) {
       state.tensors = {torch::zeros({L, B, config_.hidden}, x.options()), torch::zeros({L, B, config_.hidden}, x.options())};
     }
-    if (layer_weights_.empty()) {
-      for (int l = 0; l < L; ++l) {
-        auto p = lstm_->named_parameters();
-        auto k = std::to_string(l);
-        layer_weights_.push_back({p["weight_ih_l" + k].t(), p["weight_hh_l" + k].t(), p["bias_ih_l" + k], p["bias_hh_l" + k]});
-      }
-    }
     if (step_type_ != torch::kFloat && low_weights_.empty()) {
       // [W_ih^T; W_hh^T] in the low precision, one product per layer; biases stay float.
       torch::NoGradGuard ng;
-      for (const auto& w : layer_weights_) low_weights_.push_back({torch::cat({w[0], w[1]}, 0).to(step_type_).contiguous(), w[2] + w[3]});
+      for (int l = 0; l < L; ++l) {
+        const auto& w = layer_params(l);
+        low_weights_.push_back({torch::cat({w[0].t(), w[1].t()}, 0).to(step_type_).contiguous(), w[2] + w[3]});
+      }
     }
     std::vector<torch::Tensor> hs, cs;
     for (int l = 0; l < L; ++l) {
-      const auto& w = layer_weights_[static_cast<std::size_t>(l)];
+      const auto& w = layer_params(l);
       auto h0 = state.tensors[0][l], c0 = state.tensors[1][l];
       if (step_type_ == torch::kFloat && fused_lstm_enabled() && lstm_layer_supports(x)) {
-        auto hc = lstm_cell_step(x, h0, c0, w[0].t(), w[1].t(), w[2], w[3]);
+        auto hc = lstm_cell_step(x, h0, c0, w[0], w[1], w[2], w[3]);
         hs.push_back(hc.first);
         cs.push_back(hc.second);
         x = hc.first;
@@ -188,7 +183,7 @@ class LstmLM : public SequenceModel {
         const auto& lw = low_weights_[static_cast<std::size_t>(l)];
         gates = torch::cat({x, h0}, 1).to(step_type_).matmul(lw[0]).to(torch::kFloat).add_(lw[1]).chunk(4, 1);
       } else {
-        gates = torch::addmm(w[2], x, w[0]).addmm_(h0, w[1]).add_(w[3]).chunk(4, 1);  // (B, 4H)
+        gates = torch::addmm(w[2], x, w[0].t()).addmm_(h0, w[1].t()).add_(w[3]).chunk(4, 1);  // (B, 4H)
       }
       auto c = torch::sigmoid(gates[1]) * c0 + torch::sigmoid(gates[0]) * torch::tanh(gates[2]);
       auto h = torch::sigmoid(gates[3]) * torch::tanh(c);
@@ -211,8 +206,19 @@ class LstmLM : public SequenceModel {
   torch::nn::LSTM lstm_{nullptr};
   torch::nn::Linear dense_{nullptr}, out_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
-  // Per layer: views of W_ih^T, W_hh^T, b_ih, b_hh (views, so they follow in-place updates and loads).
-  std::vector<std::vector<torch::Tensor>> layer_weights_;
+  // Per layer: W_ih, W_hh, b_ih, b_hh of lstm_ (the parameters themselves, so they follow
+  // in-place updates, loads and moves), looked up by name once.
+  std::vector<std::vector<torch::Tensor>> layer_params_;
+  const std::vector<torch::Tensor>& layer_params(int layer) {
+    if (layer_params_.empty()) {
+      auto p = lstm_->named_parameters();
+      for (int l = 0; l < config_.layers; ++l) {
+        auto k = std::to_string(l);
+        layer_params_.push_back({p["weight_ih_l" + k], p["weight_hh_l" + k], p["bias_ih_l" + k], p["bias_hh_l" + k]});
+      }
+    }
+    return layer_params_[static_cast<std::size_t>(layer)];
+  }
   // Per layer, for low-precision steps: [W_ih^T; W_hh^T] converted once, and b_ih + b_hh.
   std::vector<std::vector<torch::Tensor>> low_weights_;
 
@@ -311,9 +317,7 @@ class TransformerLM : public SequenceModel {
 
 }  // namespace
 
-namespace {
-std::atomic<bool> g_fused_lstm{true};
-}  // namespace
+static std::atomic<bool> g_fused_lstm{true};
 
 void set_fused_lstm(bool on) { g_fused_lstm = on; }
 bool fused_lstm_enabled() { return g_fused_lstm; }

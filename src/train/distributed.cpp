@@ -1,6 +1,11 @@
 // c10d process group and bucketed gradient all-reduce; see distributed.h.
 #include "train/distributed.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <functional>
 
@@ -11,6 +16,20 @@
 #include "core/error.h"
 
 namespace arioso::train {
+
+int free_loopback_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) close(fd);
+    throw Error("no free port on 127.0.0.1 for a local group");
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
 
 namespace {
 

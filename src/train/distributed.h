@@ -28,6 +28,10 @@ class ProcessGroup;  // c10d's, kept out of this header
 
 /// One rank's membership of the group. Every collective throws arioso::Error naming this rank
 /// when a peer is lost (its connection closes) or does not answer within the timeout.
+/// A TCP port on 127.0.0.1 that nobody listens on now (the kernel's pick), for rank 0's store
+/// in a group started on one machine. Throws Error when the kernel has none to give.
+int free_loopback_port();
+
 class Group {
  public:
   /// Joins the group (blocks until all ranks have arrived, or the timeout passes).

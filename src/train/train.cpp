@@ -53,6 +53,12 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   return o;
 }
 
+void check_new_run_dir(const std::string& run_dir) {
+  if (fs::exists(run_dir + "/last.pt")) {
+    throw Error(fmt::format("{}: already holds a run (last.pt); use --resume {} or another -o", run_dir, run_dir));
+  }
+}
+
 Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device) {
   Scores s;
   if (tokens.size() < 2) return s;
@@ -191,9 +197,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     opt = options_from_json(resume_meta.train, opt);
     if (!given.corpus.empty()) opt.corpus = given.corpus;
   } else {
-    if (fs::exists(last_path)) {
-      throw Error(fmt::format("{}: already holds a run (last.pt); use --resume {} or another -o", opt.run_dir, opt.run_dir));
-    }
+    check_new_run_dir(opt.run_dir);
     fs::create_directories(opt.run_dir);
   }
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));

@@ -70,6 +70,9 @@ Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16
 std::vector<Scores> score_sequences(model::SequenceModel& model, const std::vector<const std::vector<std::uint16_t>*>& pieces,
                                     torch::Device device);
 
+/// Throws Error when `run_dir` already holds a run (last.pt): a new run there would overwrite it.
+void check_new_run_dir(const std::string& run_dir);
+
 /// Trains; `stop` (set from a signal handler) ends the run cleanly after writing last.pt.
 TrainResult train(const TrainOptions& options, const std::atomic<bool>& stop, const ProgressFn& progress,
                   const std::function<void(const EpochReport&)>& on_epoch = {});
