@@ -100,6 +100,12 @@ int main(int argc, char** argv) {
   } catch (const arioso::Error& e) {
     fmt::print(stderr, "arioso: {}\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // a library's own exception (filesystem, json, ...)
+    fmt::print(stderr, "arioso: {}\n", e.what());
+    return 1;
+  } catch (...) {
+    fmt::print(stderr, "arioso: an unexpected error (not a standard exception)\n");
+    return 1;
   }
   return 2;
 }

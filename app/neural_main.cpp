@@ -24,6 +24,7 @@
 #include "midi/midi_file.h"
 #include "render/chart.h"
 #include "render/render.h"
+#include "eval/likelihood.h"
 #include "serve/server.h"
 #include "train/train.h"
 
@@ -248,8 +249,8 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--preset", o.preset, "lstm: small, seed (3x512, the tutorial's), tiny; transformer: small, gpu, tiny")->capture_default_str();
   std::string input = "embedding";
   app.add_option("--input", input, "lstm input: embedding, or scalar (the tutorial's id/vocab)")->check(CLI::IsMember({"embedding", "scalar"}));
-  app.add_option("--epochs", o.epochs)->capture_default_str();
-  app.add_option("--time-limit", o.time_limit_min, "minutes (0 = none)");
+  app.add_option("--epochs", o.epochs, "passes over the corpus (default 20; with --time-limit and no --epochs, as many as the time allows)");
+  app.add_option("--time-limit", o.time_limit_min, "minutes (0 = none); the learning-rate schedule spans them");
   app.add_option("--batch-size", o.batch_size)->capture_default_str();
   app.add_option("--window", o.window, "tokens per training window (default 256 LSTM, context for Transformer)");
   app.add_option("--lr", o.lr)->capture_default_str();
@@ -319,6 +320,7 @@ int cmd_train(int argc, char** argv) {
   }
   o.scalar_input = input == "scalar";
   o.augment = !no_augment;
+  if (o.time_limit_min > 0 && app.get_option("--epochs")->count() == 0 && resume.empty()) o.epochs = 0;  // the budget decides
   if (!resume.empty()) {
     o.resume = true;
     o.run_dir = resume;
@@ -347,7 +349,8 @@ int cmd_train(int argc, char** argv) {
                lead ? fmt::format(" ({} ranks took part; {:.1f} MB of gradients all-reduced per step)", r.world_size, static_cast<double>(r.gradient_bytes) / 1e6) : "");
   }
   if (!lead) return r.stopped_because == "interrupted" ? 130 : 0;
-  fmt::print("stopped: {} after {} epochs; best validation NLL {:.4f}; run in {}\n", r.stopped_because, r.epochs_done, r.best_valid_nll, o.run_dir);
+  fmt::print("stopped: {} after {} epochs: {}; best validation NLL {:.4f}; run in {}\n", r.stopped_because, r.epochs_done, r.stop_detail,
+             r.best_valid_nll, o.run_dir);
   return r.stopped_because == "interrupted" ? 130 : 0;
 }
 
@@ -405,7 +408,7 @@ int cmd_evaluate(int argc, char** argv) {
   m->eval();
   auto tok = music::TokenizerConfig::from_json(meta.tokenizer);
   music::Vocab vocab(meta.vocab);
-  struct Item { std::string file; std::vector<std::uint16_t> ids; double beats, seconds; };
+  struct Item { std::string file; std::vector<std::uint16_t> ids; music::Score decoded; };
   std::vector<Item> items;
   nlohmann::json skipped = nlohmann::json::array();
   if (!midi_dir.empty()) {
@@ -413,15 +416,13 @@ int cmd_evaluate(int argc, char** argv) {
       try {
         auto file = midi::read_midi_file(f);
         auto tokens = music::tokenize(file, tok);
-        Item it{f, {}, 0, 0};
+        Item it{f, {}, {}};
         for (const auto& t : tokens) {
           auto id = vocab.find(t);
           if (!id) throw Error(fmt::format("token '{}' is not in the run's vocabulary", t));
           it.ids.push_back(static_cast<std::uint16_t>(*id));
         }
-        auto s = music::detokenize(tokens, tok);
-        it.beats = static_cast<double>(s.end_tick()) / s.ticks_per_quarter;
-        it.seconds = s.seconds(s.end_tick());
+        it.decoded = music::detokenize(tokens, tok);
         items.push_back(std::move(it));
       } catch (const Error& e) {
         skipped.push_back({{"file", f}, {"error", e.what()}});
@@ -436,45 +437,41 @@ int cmd_evaluate(int argc, char** argv) {
       if (split != "all" && split != data::split_name(p.split)) continue;
       std::vector<std::string> tokens;
       for (auto t : p.tokens) tokens.push_back(c.vocab.token(t));
-      auto s = music::detokenize(tokens, tok);
-      items.push_back({p.source, p.tokens, static_cast<double>(s.end_tick()) / s.ticks_per_quarter, s.seconds(s.end_tick())});
+      items.push_back({p.source, p.tokens, music::detokenize(tokens, tok)});
     }
   }
-  nlohmann::json pieces = nlohmann::json::array();
-  train::Scores total;
-  double beats = 0, seconds = 0;
-  auto row = [](const std::string& f, const train::Scores& s, double b, double sec) {
-    double per = s.tokens ? s.nll_sum / static_cast<double>(s.tokens) : NAN;
-    return nlohmann::json{{"file", f}, {"tokens", s.tokens}, {"nll_sum", s.nll_sum}, {"nll_per_token", per}, {"perplexity", std::exp(per)},
-                          {"accuracy", s.tokens ? static_cast<double>(s.correct) / static_cast<double>(s.tokens) : NAN},
-                          {"beats", b}, {"seconds", sec}, {"nll_per_beat", b > 0 ? s.nll_sum / b : NAN}};
-  };
   std::vector<const std::vector<std::uint16_t>*> seqs;
   for (const auto& it : items) seqs.push_back(&it.ids);
-  auto scores = train::score_sequences(*m, seqs, device);
+  auto scores = train::score_sequences(*m, seqs, device, /*keep_tokens=*/true);
+  const auto kinds = music::token_kinds(meta.vocab, tok);
+  nlohmann::json pieces = nlohmann::json::array();
+  eval::Likelihood total;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const auto& it = items[i];
-    const auto& s = scores[i];
-    total.nll_sum += s.nll_sum;
-    total.tokens += s.tokens;
-    total.correct += s.correct;
-    beats += it.beats;
-    seconds += it.seconds;
-    pieces.push_back(row(it.file, s, it.beats, it.seconds));
+    auto l = eval::piece_likelihood(items[i].file, items[i].ids, scores[i].token_nll, scores[i].token_right, kinds, items[i].decoded);
+    total.merge(l);
+    pieces.push_back(l.to_json());
   }
-  nlohmann::json out{{"pieces", pieces}, {"total", row("", total, beats, seconds)}, {"skipped", skipped}};
+  nlohmann::json out{{"pieces", pieces}, {"total", total.to_json()}, {"skipped", skipped}};
   out["total"].erase("file");
+  out["total"]["pieces"] = pieces.size();
   if (json) {
     fmt::print("{}\n", out.dump(2));
   } else {
+    auto num = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
     for (const auto& p : pieces) {
-      fmt::print("{}: {} tokens, NLL/token {:.4f}, ppl {:.2f}, acc {:.1f}%, NLL/beat {:.3f}\n", p["file"].get<std::string>(), p["tokens"].get<long>(),
-                 p["nll_per_token"].get<double>(), p["perplexity"].get<double>(), 100 * p["accuracy"].get<double>(), p["nll_per_beat"].get<double>());
+      fmt::print("{}: {} tokens, {} notes; NLL/token {:.4f}, /note {:.3f}, /beat {:.3f}, /second {:.3f}; acc {:.1f}%\n",
+                 p["file"].get<std::string>(), p["tokens"].get<long>(), p["notes"].get<long>(), num(p["nll_per_token"]), num(p["nll_per_note"]),
+                 num(p["nll_per_beat"]), num(p["nll_per_second"]), 100 * num(p["accuracy"]));
     }
     const auto& t = out["total"];
-    fmt::print("total: {} pieces, {} tokens, NLL/token {:.4f}, perplexity {:.2f}, accuracy {:.1f}%, NLL/beat {:.3f}\n", pieces.size(),
-               t["tokens"].get<long>(), t["nll_per_token"].get<double>(), t["perplexity"].get<double>(), 100 * t["accuracy"].get<double>(),
-               t["nll_per_beat"].get<double>());
+    fmt::print("total: {} pieces, {} tokens, {} notes; NLL/token {:.4f} (perplexity {:.2f}), /note {:.3f}, /beat {:.3f}, /second {:.3f}; accuracy {:.1f}%\n",
+               pieces.size(), t["tokens"].get<long>(), t["notes"].get<long>(), num(t["nll_per_token"]), num(t["perplexity"]),
+               num(t["nll_per_note"]), num(t["nll_per_beat"]), num(t["nll_per_second"]), 100 * num(t["accuracy"]));
+    std::string split_line;
+    for (const auto& [kind, v] : t["by_kind"].items()) {
+      split_line += fmt::format("  {} {:.3f}/note ({:.0f}%)", kind, num(v["nll_per_note"]), 100 * num(v["share"]));
+    }
+    if (!split_line.empty()) fmt::print("by kind (nats per note, share of the loss):{}\n", split_line);
     for (const auto& s : skipped) fmt::print(stderr, "skipped {}: {}\n", s["file"].get<std::string>(), s["error"].get<std::string>());
   }
   return 0;
@@ -529,7 +526,7 @@ int cmd_demo(int argc, char** argv) {
     to.arch = arch;
     to.preset = preset;
     to.time_limit_min = minutes;
-    to.epochs = 200;
+    to.epochs = 0;  // as many as the budget allows
     to.patience = 4;
     to.seed = seed;
     to.resume = fs::exists(run + "/last.pt");
@@ -543,7 +540,7 @@ int cmd_demo(int argc, char** argv) {
       std::vector<std::string> args;
       if (to.resume) args = {"--resume", run};
       else args = {corpus, "-o", run, "--model", arch, "--preset", preset};
-      for (const std::string& a : std::vector<std::string>{"--time-limit", fmt::format("{}", minutes), "--epochs", "200", "--patience", "4",
+      for (const std::string& a : std::vector<std::string>{"--time-limit", fmt::format("{}", minutes), "--patience", "4",
                                                             "--seed", std::to_string(seed)}) {
         args.push_back(a);
       }
@@ -588,7 +585,7 @@ int cmd_demo(int argc, char** argv) {
   auto report = eval::analyze(gen_set, &ref_set);
   write_file_atomic(out_dir + "/analysis.json", report.dump(2) + "\n");
   render::write_analysis_png(out_dir + "/analysis.png", gen_set, &ref_set);
-  fs::copy_file(run + "/loss.png", out_dir + "/loss.png", fs::copy_options::overwrite_existing);
+  if (fs::exists(run + "/loss.png")) fs::copy_file(run + "/loss.png", out_dir + "/loss.png", fs::copy_options::overwrite_existing);
   fmt::print("\nDone. In {}/:\n", out_dir);
   for (const auto& p : made) {
     fmt::print("  {}  {}  {}  ({:.0f} s, {} notes, longest copy {} onsets{})\n", p["midi"].get<std::string>(), p["wav"].get<std::string>(),
@@ -617,6 +614,7 @@ int cmd_serve(int argc, char** argv) {
   double max_storage_mb = static_cast<double>(o.max_storage_bytes) / 1e6, max_upload_kb = static_cast<double>(o.max_upload_bytes) / 1e3;
   app.add_option("runs", o.runs, "run folders from 'arioso train' (default: arioso-demo/run, the demo's)");
   app.add_option("--host", o.host, "address to listen on (loopback unless told otherwise)")->capture_default_str();
+  app.add_option("--allow-host", o.allowed_hosts, "a Host name the studio may be reached by besides loopback and --host (repeatable)");
   app.add_option("--port", o.port, "port (0 = any free one)")->capture_default_str()->check(CLI::Range(0, 65535));
   app.add_option("--data", o.data_dir, "folder for the pieces (default: a new folder under /tmp)");
   app.add_option("--queue", o.queue_capacity, "compose requests that may wait; more are answered 503")->capture_default_str()->check(CLI::Range(1, 10000));
@@ -676,6 +674,12 @@ extern "C" __attribute__((visibility("default"))) int arioso_neural_main(int arg
     return 1;
   } catch (const c10::Error& e) {
     fmt::print(stderr, "\narioso {}: libtorch: {}\n", cmd, e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {  // filesystem, json, ...: never std::terminate
+    fmt::print(stderr, "\narioso {}: {}\n", cmd, e.what());
+    return 1;
+  } catch (...) {
+    fmt::print(stderr, "\narioso {}: an unexpected error (not a standard exception)\n", cmd);
     return 1;
   }
   fmt::print(stderr, "arioso: unknown model command '{}'\n", cmd);

@@ -15,6 +15,7 @@
 #include "midi/midi_file.h"
 #include "midi/notes.h"
 #include "music/score.h"
+#include "serve/request_policy.h"
 #include "serve/server.h"
 #include "test_util.h"
 #include "tunes.h"
@@ -366,6 +367,71 @@ TEST_F(ServeTest, TheStorageCapRemovesTheOldestPieces) {
   EXPECT_NE(error_of(r).find("removed to keep the server's storage under its cap"), std::string::npos);
   EXPECT_FALSE(fs::exists(server_->data_dir() + "/pieces/" + first));
   EXPECT_TRUE(fs::exists(server_->data_dir() + "/pieces/" + second + "/piece.mid"));
+}
+
+TEST_F(ServeTest, ForeignPagesAndHostsAreRefused) {
+  start();
+  const std::string own = "http://127.0.0.1:" + std::to_string(port_);
+  const std::string body = json{{"bars", 1}}.dump();
+  // A cross-site form post (text/plain needs no preflight) from another origin.
+  auto r = client_->Post("/api/compose", {{"Origin", "http://evil.example"}}, body, "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(error_of(r), "Origin 'http://evil.example' is not this studio's: requests that change state must come from its own page");
+  // Same origin but a body type the studio does not take.
+  r = client_->Post("/api/compose", {{"Origin", own}}, body, "text/plain");
+  EXPECT_EQ(r->status, 415);
+  EXPECT_EQ(error_of(r), "Content-Type 'text/plain' is not accepted: send application/json or multipart/form-data");
+  // DNS rebinding: a foreign name resolving to loopback.
+  r = client_->Get("/api/runs", {{"Host", "evil.example:" + std::to_string(port_)}});
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(error_of(r), "Host 'evil.example:" + std::to_string(port_) +
+                             "' is not a name this studio is served under (start it with --allow-host NAME to add one)");
+  r = client_->Get("/", {{"Host", "evil.example"}});
+  EXPECT_EQ(r->status, 403);
+  // The studio's own page, and clients that are no browser (no Origin), still work; no CORS.
+  r = client_->Post("/api/compose", {{"Origin", own}}, body, "application/json");
+  EXPECT_EQ(r->status, 202);
+  EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+  r = client_->Get("/api/runs", {{"Host", "localhost:" + std::to_string(port_)}});
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+}
+
+TEST(RequestPolicy, DecidesFromTheHeadersAlone) {
+  auto p = serve::RequestPolicy::for_server("127.0.0.1", 8765, {"studio.lan"});
+  auto status = [&](const std::string& m, const std::string& host, const std::string& origin, const std::string& type) {
+    auto r = serve::check_request(p, m, host, origin, type);
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(status("GET", "127.0.0.1:8765", "", ""), 0);
+  EXPECT_EQ(status("GET", "LOCALHOST:8765", "", ""), 0);
+  EXPECT_EQ(status("GET", "[::1]:8765", "", ""), 0);
+  EXPECT_EQ(status("GET", "studio.lan:8765", "", ""), 0);  // --allow-host
+  EXPECT_EQ(status("GET", "127.0.0.1:9999", "", ""), 403);  // another port
+  EXPECT_EQ(status("GET", "127.0.0.1:x", "", ""), 403);
+  EXPECT_EQ(status("GET", "127.0.0.2:8765", "", ""), 403);
+  EXPECT_EQ(status("GET", "", "", ""), 400);
+  EXPECT_EQ(status("GET", "127.0.0.1:8765", "http://evil.example", ""), 0);  // reading is guarded by Host
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", "application/json"), 0);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", "application/json; charset=utf-8"), 0);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", "multipart/form-data; boundary=x"), 0);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "http://localhost:8765", "Application/JSON"), 0);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "http://studio.lan:8765", "application/json"), 0);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "http://127.0.0.1:8766", "application/json"), 403);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "https://127.0.0.1:8765", "application/json"), 403);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "null", "application/json"), 403);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "http://127.0.0.1.evil.example:8765", "application/json"), 403);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", "text/plain"), 415);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", "application/x-www-form-urlencoded"), 415);
+  EXPECT_EQ(status("POST", "127.0.0.1:8765", "", ""), 415);
+  EXPECT_EQ(status("DELETE", "127.0.0.1:8765", "http://evil.example", "application/json"), 403);
+  // A wildcard bind adds no name of its own; a named one does.
+  EXPECT_EQ(serve::RequestPolicy::for_server("0.0.0.0", 80, {}).hosts.size(), 3u);
+  auto v6 = serve::RequestPolicy::for_server("::1", 80, {"fe80::2"});
+  EXPECT_FALSE(serve::check_request(v6, "GET", "[fe80::2]", "", "").has_value());
+  EXPECT_FALSE(serve::check_request(v6, "GET", "[::1]", "", "").has_value());
+  EXPECT_EQ(status("GET", "localhost", "", ""), 403);  // port 80 implied, the server is on 8765
 }
 
 TEST(ServeConfig, AFolderThatIsNotARunIsRefused) {

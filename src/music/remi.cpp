@@ -187,6 +187,19 @@ Grid to_grid(const Score& s) {
     }
   }
   for (auto& [k, v] : unique) g.notes.push_back(v);
+  // A pitch struck again ends its previous note there: MIDI cannot hold two sounding notes of
+  // one pitch on one channel (a reader pairs the note-offs first in, first out), so an overlap
+  // would not come back from the file as it went in.
+  std::map<int, std::size_t> sounding;  // pitch -> index of its latest note
+  for (std::size_t i = 0; i < g.notes.size(); ++i) {
+    auto it = sounding.find(g.notes[i].pitch);
+    if (it != sounding.end()) {
+      GridNote& prev = g.notes[it->second];
+      const std::int64_t gap = g.notes[i].onset - prev.onset;
+      while (prev.duration_index > 0 && durations_table()[static_cast<std::size_t>(prev.duration_index)] > gap) --prev.duration_index;
+    }
+    sounding[g.notes[i].pitch] = i;
+  }
   for (const auto& ts : s.time_signatures) g.ts.emplace_back(to_grid(ts.tick, s.ticks_per_quarter), time_sig_index(ts.numerator, ts.denominator));
   std::stable_sort(g.ts.begin(), g.ts.end(), [](auto& a, auto& b) { return a.first < b.first; });
   // Tempo at each grid point where it changes; the last change at one grid point wins.

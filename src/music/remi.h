@@ -32,7 +32,8 @@ const std::vector<std::pair<int, int>>& remi_time_signatures();
 
 /// The score as REMI holds it, at 480 ticks per quarter: onsets on the grid, durations snapped
 /// to remi_durations() (ties to the shorter), velocities binned, pitches outside 21..108
-/// dropped, one note per (onset, pitch) (the longest, then the loudest), tempo and time
+/// dropped, one note per (onset, pitch) (the longest, then the loudest), a note cut to the
+/// longest duration that ends by its pitch's next onset (so a MIDI file holds it), tempo and time
 /// signatures binned and placed as the encoding places them.
 Score remi_quantize(const Score& score);
 

@@ -54,6 +54,37 @@ Score detokenize(const std::vector<std::string>& tokens, const TokenizerConfig& 
   return remi_decode(tokens);
 }
 
+const char* token_kind_name(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::kPitch: return "pitch";
+    case TokenKind::kTiming: return "timing";
+    case TokenKind::kDuration: return "duration";
+    case TokenKind::kVelocity: return "velocity";
+    case TokenKind::kStructure: return "structure";
+    case TokenKind::kInstrument: return "instrument";
+  }
+  return "?";
+}
+
+std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const TokenizerConfig& config) {
+  std::vector<TokenKind> out;
+  out.reserve(vocab.size());
+  for (const auto& t : vocab) {
+    if (config.name == "classic") {
+      out.push_back(TokenKind::kPitch);  // a pitch name or a chord: what sounds, nothing else
+      continue;
+    }
+    auto starts = [&](const char* prefix) { return t.rfind(prefix, 0) == 0; };
+    if (starts("Pitch_")) out.push_back(TokenKind::kPitch);
+    else if (starts("Position_")) out.push_back(TokenKind::kTiming);
+    else if (starts("Duration_")) out.push_back(TokenKind::kDuration);
+    else if (starts("Velocity_")) out.push_back(TokenKind::kVelocity);
+    else if (starts("Program_") || starts("Instrument_")) out.push_back(TokenKind::kInstrument);
+    else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*
+  }
+  return out;
+}
+
 bool supports_transposition(const TokenizerConfig& config) { return config.name == "remi"; }
 
 Vocab::Vocab(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {

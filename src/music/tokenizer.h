@@ -28,6 +28,15 @@ struct TokenizerConfig {
 std::vector<std::string> tokenize(const midi::MidiFile& file, const TokenizerConfig& config);
 /// Music of a token sequence; throws Error naming the first bad token.
 Score detokenize(const std::vector<std::string>& tokens, const TokenizerConfig& config);
+/// What a token says, for splitting the loss: where the loss goes in a model.
+enum class TokenKind { kPitch, kTiming, kDuration, kVelocity, kStructure, kInstrument };
+constexpr int kTokenKinds = 6;
+/// "pitch", "timing", "duration", "velocity", "structure", "instrument".
+const char* token_kind_name(TokenKind kind);
+/// Kind of each id of `vocab` under `config` (REMI: Pitch, Position (timing), Duration, Velocity,
+/// Bar/TimeSig/Tempo (structure); classic: a note or chord token is pitch).
+std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const TokenizerConfig& config);
+
 /// Whether token sequences can be transposed (remi: yes; classic: no, its vocabulary is closed).
 bool supports_transposition(const TokenizerConfig& config);
 

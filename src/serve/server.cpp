@@ -1,6 +1,7 @@
 // The studio's server; see server.h. Handlers validate and answer at once; the one worker
 // thread composes, renders and analyses, in the order requests came.
 #include "serve/server.h"
+#include "serve/request_policy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -147,6 +148,7 @@ struct Server::Impl {
   ServeOptions o;
   httplib::Server http;
   int port = 0;
+  RequestPolicy policy;  // set by bind(), once the port is known
   std::map<std::string, std::unique_ptr<Run>> runs;
   std::vector<std::string> run_order;
   std::string data_dir;
@@ -229,6 +231,14 @@ struct Server::Impl {
 
   void routes() {
     http.set_payload_max_length(o.max_upload_bytes + (64u << 10));
+    // Before any route: refuse what a foreign web page could send (see request_policy.h).
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      auto refusal = check_request(policy, req.method, req.get_header_value("Host"), req.get_header_value("Origin"),
+                                   req.get_header_value("Content-Type"));
+      if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+      send_error(res, refusal->status, refusal->message);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kIndexHtml, "text/html; charset=utf-8"); });
     http.Get("/app.js", [](const httplib::Request&, httplib::Response& res) { res.set_content(kAppJs, "text/javascript; charset=utf-8"); });
     http.Get("/style.css", [](const httplib::Request&, httplib::Response& res) { res.set_content(kStyleCss, "text/css; charset=utf-8"); });
@@ -622,6 +632,7 @@ int Server::bind() {
     i.port = i.o.port;
   }
   raise_backlog(i.port);
+  i.policy = RequestPolicy::for_server(i.o.host, i.port, i.o.allowed_hosts);
   return i.port;
 }
 

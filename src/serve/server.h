@@ -16,6 +16,7 @@ namespace arioso::serve {
 struct ServeOptions {
   std::vector<std::string> runs;       ///< run folders from `arioso train`
   std::string host = "127.0.0.1";
+  std::vector<std::string> allowed_hosts;  ///< Host names served besides loopback and `host` (--allow-host)
   int port = 8765;                     ///< 0: any free port (see Server::port())
   std::string data_dir;                ///< where pieces are kept; "" = a fresh folder under /tmp, removed at exit
   std::size_t queue_capacity = 8;      ///< compose requests waiting; more get 503

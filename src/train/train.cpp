@@ -50,6 +50,7 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   o.patience = j.value("patience", o.patience);
   o.seed = j.value("seed", o.seed);
   if (o.epochs < 0) o.epochs = j.value("epochs", 20);
+  if (o.time_limit_min <= 0) o.time_limit_min = j.value("time_limit_min", 0.0);
   return o;
 }
 
@@ -59,7 +60,7 @@ void check_new_run_dir(const std::string& run_dir) {
   }
 }
 
-Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device) {
+Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device, bool keep_tokens) {
   Scores s;
   if (tokens.size() < 2) return s;
   torch::NoGradGuard ng;
@@ -68,10 +69,19 @@ Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>&
                  .to(device);
   const std::int64_t n = static_cast<std::int64_t>(tokens.size());
   auto add = [&](const torch::Tensor& logits, const torch::Tensor& target) {  // (T, V), (T)
-    auto lp = torch::log_softmax(logits.to(torch::kDouble), -1);
-    s.nll_sum -= lp.gather(1, target.unsqueeze(1)).sum().item<double>();
-    s.correct += (logits.argmax(-1) == target).sum().item<std::int64_t>();
+    auto lp = torch::log_softmax(logits.to(torch::kDouble), -1).gather(1, target.unsqueeze(1)).squeeze(1);
+    auto hit = logits.argmax(-1) == target;
+    s.nll_sum -= lp.sum().item<double>();
+    s.correct += hit.sum().item<std::int64_t>();
     s.tokens += target.size(0);
+    if (keep_tokens) {
+      auto nll = (-lp).to(torch::kFloat).cpu().contiguous();
+      auto ok = hit.cpu().contiguous();
+      for (std::int64_t i = 0; i < nll.size(0); ++i) {
+        s.token_nll.push_back(nll.data_ptr<float>()[i]);
+        s.token_right.push_back(ok.data_ptr<bool>()[i]);
+      }
+    }
   };
   if (m.context() == 0) {
     // LSTM: the state is carried across chunks, so every prediction sees the whole piece so far.
@@ -98,10 +108,10 @@ Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>&
 }
 
 std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<const std::vector<std::uint16_t>*>& pieces,
-                                    torch::Device device) {
+                                    torch::Device device, bool keep_tokens) {
   std::vector<Scores> out(pieces.size());
   if (m.context() != 0) {
-    for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device);
+    for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device, keep_tokens);
     return out;
   }
   torch::NoGradGuard ng;
@@ -131,6 +141,8 @@ std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<c
     model::State st;
     std::vector<double> nll(rows, 0);
     std::vector<std::int64_t> correct(rows, 0), count(rows, 0);
+    std::vector<std::vector<float>> row_tokens(keep_tokens ? rows : 0);
+    std::vector<std::vector<bool>> row_right(keep_tokens ? rows : 0);
     for (std::int64_t i = 0; i + 1 < len; i += kChunk) {
       std::int64_t e = std::min(len - 1, i + kChunk);
       auto logits = m.forward(x.slice(1, i, e), &st);  // (R, T, V)
@@ -140,13 +152,31 @@ std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<c
       auto row_nll = (-lp * mask).sum(1).cpu();
       auto row_ok = ((logits.argmax(-1) == target).to(torch::kDouble) * mask).sum(1).cpu();
       auto row_n = mask.sum(1).cpu();
+      if (keep_tokens) {
+        auto tok = (-lp).to(torch::kFloat).cpu().contiguous();                     // (R, T)
+        auto hit = (logits.argmax(-1) == target).cpu().contiguous();               // (R, T)
+        const std::int64_t Tc = tok.size(1);
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::int64_t n_r = static_cast<std::int64_t>(pieces[order[b0 + r]]->size()) - 1;  // targets of this row
+          for (std::int64_t t = 0; t < Tc && i + t < n_r; ++t) {
+            row_tokens[r].push_back(tok.data_ptr<float>()[static_cast<std::int64_t>(r) * Tc + t]);
+            row_right[r].push_back(hit.data_ptr<bool>()[static_cast<std::int64_t>(r) * Tc + t]);
+          }
+        }
+      }
       for (std::size_t r = 0; r < rows; ++r) {
         nll[r] += row_nll[static_cast<long>(r)].item<double>();
         correct[r] += static_cast<std::int64_t>(row_ok[static_cast<long>(r)].item<double>());
         count[r] += static_cast<std::int64_t>(row_n[static_cast<long>(r)].item<double>());
       }
     }
-    for (std::size_t r = 0; r < rows; ++r) out[order[b0 + r]] = Scores{nll[r], count[r], correct[r]};
+    for (std::size_t r = 0; r < rows; ++r) {
+      out[order[b0 + r]] = Scores{nll[r], count[r], correct[r], {}, {}};
+      if (keep_tokens) {
+        out[order[b0 + r]].token_nll = std::move(row_tokens[r]);
+        out[order[b0 + r]].token_right = std::move(row_right[r]);
+      }
+    }
   }
   return out;
 }
@@ -162,6 +192,19 @@ struct Lr {
     return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
   }
 };
+
+/// The summary's reason, in words.
+std::string stop_detail(const TrainResult& r, const TrainOptions& opt, double elapsed_s) {
+  const double done = r.epochs.empty() ? 0.0 : static_cast<double>(r.epochs.back().epoch);
+  if (r.stopped_because == "time limit") {
+    return fmt::format("the {:g}-minute budget was used ({:.1f} min)", opt.time_limit_min, elapsed_s / 60);
+  }
+  if (r.stopped_because == "early stopping") {
+    return fmt::format("validation NLL did not improve for {} epochs (--patience)", opt.patience);
+  }
+  if (r.stopped_because == "interrupted") return "interrupted; last.pt holds the state to --resume from";
+  return fmt::format("all {} epochs done{}", opt.epochs, done > 0 ? "" : " (none were left)");
+}
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
@@ -200,6 +243,10 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     check_new_run_dir(opt.run_dir);
     fs::create_directories(opt.run_dir);
   }
+  if (opt.epochs <= 0 && opt.time_limit_min <= 0) throw ConfigError("--epochs must be at least 1 (or give --time-limit and no --epochs)");
+  // A time budget with no number of epochs: epochs go on until the budget is spent.
+  const bool budget_only = opt.epochs <= 0;
+  const int max_epochs = budget_only ? 1000000 : opt.epochs;
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
@@ -297,7 +344,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   // Warm-up: a share of the planned steps (of the steps the time limit allows, once measured),
   // between 10 and 200 (a run planned for 200 epochs and stopped by a time limit would
   // otherwise spend its whole budget warming up).
-  const double planned_steps = static_cast<double>(steps_per_epoch) * opt.epochs;
+  const double planned_steps = static_cast<double>(steps_per_epoch) * max_epochs;
   Lr schedule{opt.lr, opt.time_limit_min > 0 ? 20.0 : std::clamp(opt.warmup_fraction * planned_steps, 10.0, 200.0), planned_steps};
   const std::int64_t first_step_of_session = meta.step;
   auto t_start = std::chrono::steady_clock::now();
@@ -309,7 +356,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   result.world_size = W;
   result.gradient_bytes = W > 1 ? reducer.gradient_bytes() : 0;
 
-  for (std::int64_t epoch = meta.epoch; epoch < opt.epochs; ++epoch) {
+  for (std::int64_t epoch = meta.epoch; epoch < max_epochs; ++epoch) {
     std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<std::uint64_t>(epoch));
     std::int64_t offset = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(T));
     std::vector<std::int64_t> starts;
@@ -402,7 +449,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       tokens_done += global_rows * T;
       double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
       if (progress) {
-        progress({fmt::format("epoch {}/{}", epoch + 1, opt.epochs), k + 1, n_steps, "steps",
+        progress({budget_only ? fmt::format("epoch {}", epoch + 1) : fmt::format("epoch {}/{}", epoch + 1, opt.epochs), k + 1, n_steps, "steps",
                   fmt::format("loss {:.3f} | {:.0f} tok/s", loss_sum / static_cast<double>(loss_n), static_cast<double>(tokens_done) / std::max(es, 1e-9)),
                   k + 1 == n_steps});
       }
@@ -443,7 +490,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     }
     if (W > 1) {
       auto sums = group.all_reduce_sum({vs.nll_sum, static_cast<double>(vs.tokens), static_cast<double>(vs.correct)});
-      vs = Scores{sums[0], static_cast<std::int64_t>(sums[1]), static_cast<std::int64_t>(sums[2])};
+      vs = Scores{sums[0], static_cast<std::int64_t>(sums[1]), static_cast<std::int64_t>(sums[2]), {}, {}};
     }
     rep.valid_nll = vs.tokens ? vs.nll() : NAN;
     rep.valid_ppl = vs.tokens ? std::exp(rep.valid_nll) : NAN;
@@ -485,6 +532,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   }
   result.epochs_done = meta.epoch;
   result.best_valid_nll = meta.best_valid_nll;
+  result.stop_detail = stop_detail(result, opt, shared_elapsed);
   {
     std::uint64_t h = 14695981039346656037ull;
     for (const auto& p : m->parameters()) {

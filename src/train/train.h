@@ -20,7 +20,7 @@ struct TrainOptions {
   std::string arch = "lstm";
   std::string preset = "small";
   bool scalar_input = false;
-  int epochs = 20;             ///< with resume, < 0 keeps the run's own number
+  int epochs = 20;             ///< with resume, < 0 keeps the run's own number; 0 with a time limit: as many as it allows
   double time_limit_min = 0;   ///< 0 = none
   int batch_size = 32;
   int window = 0;              ///< tokens per window; 0 = 256 for LSTM, the context for a Transformer
@@ -49,6 +49,7 @@ struct TrainResult {
   std::int64_t epochs_done = 0;
   double best_valid_nll = 0;
   std::string stopped_because;  ///< "epochs", "early stopping", "time limit", "interrupted"
+  std::string stop_detail;      ///< why, in words: "the 10-minute budget was used (12.3 epochs)", ...
   std::vector<EpochReport> epochs;
   int world_size = 1;
   std::size_t gradient_bytes = 0;  ///< sent and received by each rank per step (world size > 1)
@@ -61,14 +62,17 @@ struct Scores {
   double nll_sum = 0;
   std::int64_t tokens = 0;
   std::int64_t correct = 0;
+  std::vector<float> token_nll;    ///< with keep_tokens: NLL of tokens 1..n-1, in order
+  std::vector<bool> token_right;   ///< with keep_tokens: whether the argmax was that token
   double nll() const { return tokens ? nll_sum / static_cast<double>(tokens) : 0; }
 };
 /// Scores one token sequence (the first token has no prediction and is not scored).
-Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16_t>& tokens, torch::Device device);
+Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16_t>& tokens, torch::Device device,
+                      bool keep_tokens = false);
 /// Scores many sequences, each exactly as score_sequence would; LSTM pieces run side by side
 /// in batches (padding masked out), which is what makes validation fast.
 std::vector<Scores> score_sequences(model::SequenceModel& model, const std::vector<const std::vector<std::uint16_t>*>& pieces,
-                                    torch::Device device);
+                                    torch::Device device, bool keep_tokens = false);
 
 /// Throws Error when `run_dir` already holds a run (last.pt): a new run there would overwrite it.
 void check_new_run_dir(const std::string& run_dir);

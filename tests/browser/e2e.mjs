@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
 
 const [arioso, runDir, artifacts] = process.argv.slice(2);
 const chromium_path = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -33,7 +34,9 @@ function check(cond, msg) {
   console.log(`ok: ${msg}`);
 }
 
-const server = spawn(arioso, ["serve", runDir, "--port", "0", "--quiet"], { stdio: ["ignore", "pipe", "inherit"] });
+const server = spawn(arioso, ["serve", runDir, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+let serverLog = "";  // one line per request: method, path, status
+server.stdout.on("data", (d) => { serverLog += d; });
 const url = await new Promise((resolve, reject) => {
   let out = "";
   server.stdout.on("data", (d) => {
@@ -145,6 +148,37 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `readable at phone width (horizontal overflow ${overflow} px)`);
   await page.screenshot({ path: `${artifacts}/studio-phone.png`, fullPage: true });
+  // A page on another origin tries to compose: a no-preflight text/plain post, a JSON post
+  // (preflighted), and a cross-site form post. None may queue a piece.
+  const composedBefore = (serverLog.match(/POST \/api\/compose 202/g) || []).length;
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end(`<form id="f" method="POST" action="${url}api/compose" enctype="multipart/form-data"><input name="bars" value="2"></form>`);
+  });
+  await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+  const evilPage = await browser.newPage();
+  await evilPage.goto(`http://127.0.0.1:${evil.address().port}/`);
+  const outcomes = await evilPage.evaluate(async (target) => {
+    const out = [];
+    try {
+      await fetch(target, { method: "POST", mode: "no-cors", headers: { "Content-Type": "text/plain" }, body: '{"bars":2}' });
+      out.push("sent");
+    } catch (e) { out.push("blocked"); }
+    try {
+      const r = await fetch(target, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"bars":2}' });
+      out.push(`read ${r.status}`);
+    } catch (e) { out.push("blocked"); }
+    return out;
+  }, `${url}api/compose`);
+  check(outcomes[1] === "blocked", `another origin cannot read the studio's answers (${outcomes.join(", ")})`);
+  await Promise.all([evilPage.waitForNavigation().catch(() => {}), evilPage.evaluate(() => document.getElementById("f").submit())]);
+  for (let i = 0; i < 100 && (serverLog.match(/POST \/api\/compose 403/g) || []).length < 2; ++i) await new Promise((r) => setTimeout(r, 50));
+  const refused = (serverLog.match(/POST \/api\/compose 403/g) || []).length;
+  const composedAfter = (serverLog.match(/POST \/api\/compose 202/g) || []).length;
+  check(refused >= 2 && composedAfter === composedBefore, `another origin cannot compose (${refused} posts refused with 403, ${composedAfter - composedBefore} accepted)`);
+  await evilPage.close();
+  evil.close();
+
   check(errors.length === 0, `no errors in the page's console${errors.length ? ": " + errors.join("; ") : ""}`);
 } finally {
   await browser.close();
