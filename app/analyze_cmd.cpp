@@ -1,4 +1,4 @@
-// `arioso analyze FILES_OR_DIRS... [--against DIR|CORPUS] [--json] [--png FILE]`: how musical
+// `arioso analyze FILES_OR_DIRS... [--against DIR|CORPUS] [--json] [--png FILE] [--ssm-png FILE]`: how musical
 // and how original pieces are, alone or beside a reference set.
 #include <cmath>
 #include <filesystem>
@@ -14,7 +14,7 @@ namespace arioso::app {
 Runner add_analyze(CLI::App& app) {
   struct Opt {
     std::vector<std::string> inputs;
-    std::string against, png;
+    std::string against, png, ssm_png;
     bool json = false;
   };
   auto o = std::make_shared<Opt>();
@@ -23,6 +23,7 @@ Runner add_analyze(CLI::App& app) {
   cmd->add_option("--against", o->against, "reference: a folder of MIDI files or a corpus from 'arioso prepare'");
   cmd->add_flag("--json", o->json, "Print the report as JSON (schema in the README)");
   cmd->add_option("--png", o->png, "Write a picture comparing the pieces with the reference");
+  cmd->add_option("--ssm-png", o->ssm_png, "Write bar-by-bar self-similarity pictures of the first pieces (and of the reference's)");
   return [o]() {
     eval::PieceSet gen = eval::load_midi_set(o->inputs);
     eval::PieceSet ref;
@@ -32,6 +33,7 @@ Runner add_analyze(CLI::App& app) {
     }
     auto report = eval::analyze(gen, has_ref ? &ref : nullptr);
     if (!o->png.empty()) render::write_analysis_png(o->png, gen, has_ref ? &ref : nullptr);
+    if (!o->ssm_png.empty()) render::write_self_similarity_png(o->ssm_png, gen, has_ref ? &ref : nullptr);
     if (o->json) {
       fmt::print("{}\n", report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
@@ -63,6 +65,7 @@ Runner add_analyze(CLI::App& app) {
       for (const auto& s : report["skipped"]) fmt::print(stderr, "skipped {}: {}\n", s["file"].get<std::string>(), s["error"].get<std::string>());
     }
     if (!o->png.empty() && !o->json) fmt::print("wrote {}\n", o->png);
+    if (!o->ssm_png.empty() && !o->json) fmt::print("wrote {}\n", o->ssm_png);
     return 0;
   };
 }

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "music/key.h"
+#include "music/score.h"
 #include "core/error.h"
 #include "midi/midi_file.h"
 #include "midi/notes.h"
@@ -75,6 +77,20 @@ nlohmann::json describe(const std::string& path, const midi::MidiFile& f, const 
     ks.push_back({{"tick", k.tick}, {"sharps", k.sharps}, {"minor", k.minor}, {"name", fmt::format("{} {}", key_name(k.sharps, k.minor), k.minor ? "minor" : "major")}});
   }
   j["key_signatures"] = ks;
+  {
+    // The key the notes imply (music/key.h), whole and per 4-bar section; drums ignored.
+    music::Score score = music::score_from_midi(f);
+    json est = nullptr;
+    if (!score.notes.empty()) {
+      music::Key k = music::estimate_key(score);
+      json sections = json::array();
+      for (const auto& sec : music::key_sections(score, 4)) {
+        sections.push_back({{"first_bar", sec.first_bar + 1}, {"last_bar", sec.last_bar + 1}, {"key", sec.key.name()}, {"correlation", sec.key.correlation}});
+      }
+      est = {{"key", k.name()}, {"correlation", k.correlation}, {"sections", sections}};
+    }
+    j["key_estimate"] = est;
+  }
   std::uint64_t len = midi::length_ticks(f);
   j["length_ticks"] = len;
   j["beats"] = f.division.smpte ? 0.0 : static_cast<double>(len) / f.division.ticks_per_quarter;
@@ -141,6 +157,19 @@ void print_text(const nlohmann::json& j) {
   for (const auto& k : j["key_signatures"]) fmt::print(" {}:{}", k["tick"].get<std::uint64_t>(), k["name"].get<std::string>());
   if (j["key_signatures"].empty()) fmt::print(" none");
   fmt::print("\n");
+  if (!j["key_estimate"].is_null()) {
+    const auto& e = j["key_estimate"];
+    fmt::print("  key from the notes: {} (r = {:.2f}); by 4 bars:", e["key"].get<std::string>(), e["correlation"].get<double>());
+    std::size_t shown_sections = 0;
+    for (const auto& sec : e["sections"]) {
+      if (shown_sections++ == 8) {
+        fmt::print(" ... ({} sections)", e["sections"].size());
+        break;
+      }
+      fmt::print(" bars {}-{} {}", sec["first_bar"].get<int>(), sec["last_bar"].get<int>(), sec["key"].get<std::string>());
+    }
+    fmt::print("\n");
+  }
   if (j["zero_length_notes"].get<std::size_t>() || j["unterminated_notes"].get<std::size_t>()) {
     fmt::print("  notes: {} of zero length (kept), {} without note-off (ended at the end of their track)\n",
                j["zero_length_notes"].get<std::size_t>(), j["unterminated_notes"].get<std::size_t>());

@@ -199,6 +199,7 @@ std::string prepare_for_training(const std::vector<std::string>& inputs, const s
   fmt::print("  {} files read, {} skipped; {} pieces ({} held out for validation), {:.0f} minutes of music\n", r.files_read,
              r.skipped.size(), r.corpus.pieces.size(), r.corpus.piece_count(data::Split::kValid), r.minutes);
   for (const auto& sk : r.skipped) fmt::print("    skipped {}: {}\n", sk.file, sk.error);
+  for (const auto& rp : r.repairs) fmt::print("    repaired {}\n", rp.error);
   std::fflush(stdout);
   return corpus;
 }

@@ -43,8 +43,11 @@ Runner add_prepare(CLI::App& app) {
     if (o->json) {
       nlohmann::json skipped = nlohmann::json::array();
       for (const auto& s : r.skipped) skipped.push_back({{"file", s.file}, {"error", s.error}});
+      nlohmann::json repaired = nlohmann::json::array();
+      for (const auto& s : r.repairs) repaired.push_back({{"file", s.file}, {"repair", s.error}});
       nlohmann::json j{{"files_read", r.files_read},
                        {"files_skipped", skipped},
+                       {"files_repaired", repaired},
                        {"pieces", {{"train", c.piece_count(data::Split::kTrain)}, {"valid", c.piece_count(data::Split::kValid)}, {"test", c.piece_count(data::Split::kTest)}}},
                        {"tokens", tokens},
                        {"vocab_size", c.vocab.size()},
@@ -56,6 +59,7 @@ Runner add_prepare(CLI::App& app) {
     fmt::print("wrote {}\n", o->output);
     fmt::print("  files: {} found, {} read, {} skipped\n", r.files_found, r.files_read, r.skipped.size());
     for (const auto& s : r.skipped) fmt::print("    skipped {}: {}\n", s.file, s.error);
+    for (const auto& s : r.repairs) fmt::print("    repaired {}\n", s.error);
     fmt::print("  pieces: {} train, {} valid, {} test\n", c.piece_count(data::Split::kTrain), c.piece_count(data::Split::kValid),
                c.piece_count(data::Split::kTest));
     fmt::print("  tokens: {} ({} train, {} valid, {} test)\n", tokens, c.token_count(data::Split::kTrain),

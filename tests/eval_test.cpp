@@ -6,6 +6,11 @@
 
 #include "eval/metrics.h"
 #include "eval/originality.h"
+#include "core/error.h"
+#include "eval/likelihood.h"
+#include "eval/structure.h"
+#include "music/remi.h"
+#include "music/key.h"
 #include "test_util.h"
 
 using namespace arioso;
@@ -175,4 +180,162 @@ TEST(Originality, IndexEqualsBruteForce) {
       }
     }
   }
+}
+
+// --- Structure and key (eval/structure.h, music/key.h) on hand-made pieces.
+
+namespace {
+
+/// Block chords of `len` ticks, one after another from `start`.
+void add_chords(Score& s, std::uint64_t start, std::uint64_t len, const std::vector<std::vector<int>>& chords) {
+  for (const auto& c : chords) {
+    for (int p : c) {
+      music::Note n;
+      n.start_tick = start;
+      n.end_tick = start + len;
+      n.pitch = p;
+      n.velocity = 80;
+      s.notes.push_back(n);
+    }
+    start += len;
+  }
+}
+
+const std::vector<std::vector<int>> kCadenceC = {{60, 64, 67}, {65, 69, 72}, {67, 71, 74}, {60, 64, 67}};  // I IV V I
+const std::vector<std::vector<int>> kCadenceG = {{67, 71, 74}, {60, 64, 67}, {62, 66, 69}, {67, 71, 74}};
+
+}  // namespace
+
+TEST(Key, ScalesAndCadences) {
+  EXPECT_EQ(music::estimate_key(c_major_scale()).name(), "C:major");
+  Score cadence;
+  add_chords(cadence, 0, 1920, kCadenceC);
+  EXPECT_EQ(music::estimate_key(cadence).name(), "C:major");
+  // A minor: i iv V i with the raised leading tone, and its scale.
+  Score a_minor;
+  add_chords(a_minor, 0, 1920, {{57, 60, 64}, {62, 65, 69}, {64, 68, 71}, {57, 60, 64}});
+  EXPECT_EQ(music::estimate_key(a_minor).name(), "A:minor");
+  Score a_scale = piece({{0, 960, 57}, {960, 1440, 59}, {1440, 1920, 60}, {1920, 2400, 62}, {2400, 3360, 64}, {3360, 3840, 65},
+                         {3840, 4320, 68}, {4320, 6240, 69}});
+  EXPECT_EQ(music::estimate_key(a_scale).name(), "A:minor");
+  // Transposing moves the tonic and keeps the mode; the correlation stays.
+  Score up = cadence;
+  for (auto& n : up.notes) n.pitch += 3;
+  EXPECT_EQ(music::estimate_key(up).name(), "Eb:major");
+  EXPECT_NEAR(music::estimate_key(up).correlation, music::estimate_key(cadence).correlation, 1e-12);
+  EXPECT_EQ(music::estimate_key(Score{}).correlation, 0);
+}
+
+TEST(Key, AModulationIsFoundBySection) {
+  // Eight bars of C major cadences, then eight of G major: two sections.
+  Score s;
+  add_chords(s, 0, 1920, kCadenceC);
+  add_chords(s, 4 * 1920, 1920, kCadenceC);
+  add_chords(s, 8 * 1920, 1920, kCadenceG);
+  add_chords(s, 12 * 1920, 1920, kCadenceG);
+  auto sections = music::key_sections(s, 4);
+  ASSERT_EQ(sections.size(), 2u);
+  EXPECT_EQ(sections[0].key.name(), "C:major");
+  EXPECT_EQ(sections[0].first_bar, 0);
+  EXPECT_EQ(sections[0].last_bar, 7);
+  EXPECT_EQ(sections[1].key.name(), "G:major");
+  EXPECT_EQ(sections[1].first_bar, 8);
+  EXPECT_EQ(sections[1].last_bar, 15);
+  EXPECT_EQ(sections[1].start_tick, 8u * 1920);
+  // Twelve bars of C, then four of G: three windows of four agree with the piece's key.
+  Score mostly_c;
+  for (int b = 0; b < 3; ++b) add_chords(mostly_c, static_cast<std::uint64_t>(b) * 4 * 1920, 1920, kCadenceC);
+  add_chords(mostly_c, 12 * 1920, 1920, kCadenceG);
+  EXPECT_DOUBLE_EQ(eval::key_stability(mostly_c), 0.75);
+  EXPECT_DOUBLE_EQ(eval::key_stability(s), 0.5);
+  EXPECT_TRUE(std::isnan(eval::key_stability(Score{})));
+}
+
+TEST(Structure, RepeatedBars) {
+  // Bars A, B, A, A up a tone, and an empty bar then B: exact repeats 2 of 5, transposed 3 of 5.
+  const std::vector<std::pair<int, int>> a = {{0, 60}, {480, 64}, {960, 67}}, b = {{0, 62}, {960, 65}};
+  Score s;
+  auto bar = [&](int index, const std::vector<std::pair<int, int>>& notes, int shift) {
+    for (auto [at, p] : notes) {
+      std::uint64_t t = static_cast<std::uint64_t>(index) * 1920 + static_cast<std::uint64_t>(at);
+      s.notes.push_back({t, t + 240, p + shift, 80, 0, 0, 0});
+    }
+  };
+  bar(0, a, 0);
+  bar(1, b, 0);
+  bar(2, a, 0);
+  bar(3, a, 2);
+  bar(5, b, 0);
+  EXPECT_DOUBLE_EQ(eval::repeated_bar_rate(s, false), 2.0 / 5);
+  EXPECT_DOUBLE_EQ(eval::repeated_bar_rate(s, true), 3.0 / 5);
+  auto m = eval::bar_self_similarity(s);
+  ASSERT_EQ(m.size(), 6u);
+  EXPECT_FLOAT_EQ(m[0][0], 1.f);
+  EXPECT_FLOAT_EQ(m[0][2], 1.f);
+  EXPECT_FLOAT_EQ(m[1][5], 1.f);
+  EXPECT_FLOAT_EQ(m[0][1], 0.f);  // no onset in common
+  EXPECT_FLOAT_EQ(m[0][3], 0.f);  // transposed: other pitches
+  EXPECT_FLOAT_EQ(m[4][4], 0.f);  // an empty bar
+  // One onset in common out of 3 + 2 - 1 = 4 distinct.
+  Score t;
+  t.notes = {{0, 240, 60, 80, 0, 0, 0}, {480, 720, 64, 80, 0, 0, 0}, {960, 1200, 67, 80, 0, 0, 0},
+             {1920, 2160, 60, 80, 0, 0, 0}, {2880, 3120, 65, 80, 0, 0, 0}};
+  EXPECT_FLOAT_EQ(eval::bar_self_similarity(t)[0][1], 0.25f);
+  EXPECT_TRUE(std::isnan(eval::repeated_bar_rate(Score{}, false)));
+  // Bars follow the time signature: in 3/4, the same three quarter notes repeat every bar.
+  Score w;
+  w.time_signatures = {{0, 3, 4}};
+  for (int i = 0; i < 9; ++i) w.notes.push_back({static_cast<std::uint64_t>(i) * 480, static_cast<std::uint64_t>(i) * 480 + 480, 60 + 2 * (i % 3), 80, 0, 0, 0});
+  EXPECT_DOUBLE_EQ(eval::repeated_bar_rate(w, false), 2.0 / 3);
+}
+
+TEST(Structure, DissonantSimultaneities) {
+  // A C major triad (3 consonant pairs), then C with F# (a tritone), then a held C under a
+  // struck C# (a minor second): 2 of 5 pairs; drums never count.
+  Score s = piece({{0, 480, 60}, {0, 480, 64}, {0, 480, 67}, {480, 960, 60}, {480, 960, 66}, {960, 1920, 48}, {1440, 1920, 61}});
+  EXPECT_DOUBLE_EQ(eval::dissonance_rate(s), 2.0 / 5);
+  Score drums = piece({{0, 480, 36}, {0, 480, 37}}, 9);
+  EXPECT_TRUE(std::isnan(eval::dissonance_rate(drums)));
+  Score sevenths = piece({{0, 480, 60}, {0, 480, 71}, {0, 480, 84}});  // B-C a major seventh and a minor ninth; C-C an octave
+  EXPECT_DOUBLE_EQ(eval::dissonance_rate(sevenths), 2.0 / 3);
+}
+
+TEST(Likelihood, SplitsTheLossByKindAndUnit) {
+  using K = music::TokenKind;
+  const std::vector<K> kinds = {K::kStructure, K::kPitch, K::kTiming, K::kDuration};
+  // Tokens 0 1 2 1 3: the first has no prediction; the others cost 1, 2, 3, 4 nats.
+  Score decoded = piece({{0, 960, 60}, {960, 1920, 62}});  // 2 notes, 4 beats, 2 s at 120 BPM
+  auto l = eval::piece_likelihood("x.mid", {0, 1, 2, 1, 3}, {1, 2, 3, 4}, {true, false, true, true}, kinds, decoded);
+  auto j = l.to_json();
+  EXPECT_EQ(j["tokens"], 4);
+  EXPECT_DOUBLE_EQ(j["nll_sum"].get<double>(), 10);
+  EXPECT_DOUBLE_EQ(j["nll_per_token"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), 0.75);
+  EXPECT_EQ(j["notes"], 2);
+  EXPECT_DOUBLE_EQ(j["nll_per_note"].get<double>(), 5);
+  EXPECT_DOUBLE_EQ(j["nll_per_beat"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(j["nll_per_second"].get<double>(), 5);
+  EXPECT_DOUBLE_EQ(j["by_kind"]["pitch"]["nll_sum"].get<double>(), 4);   // tokens 1 and 3
+  EXPECT_EQ(j["by_kind"]["pitch"]["tokens"], 2);
+  EXPECT_DOUBLE_EQ(j["by_kind"]["timing"]["nll_per_note"].get<double>(), 1);
+  EXPECT_DOUBLE_EQ(j["by_kind"]["duration"]["share"].get<double>(), 0.4);
+  EXPECT_FALSE(j["by_kind"].contains("structure"));  // the first token is never scored
+  double by_kind = 0;
+  for (const auto& [k, v] : j["by_kind"].items()) by_kind += v["nll_sum"].get<double>();
+  EXPECT_DOUBLE_EQ(by_kind, 10);
+  eval::Likelihood total;
+  total.merge(l);
+  total.merge(l);
+  EXPECT_DOUBLE_EQ(total.to_json()["nll_per_note"].get<double>(), 5);
+  EXPECT_TRUE(total.to_json()["by_kind"]["pitch"]["nll_sum"].get<double>() == 8);
+  EXPECT_THROW(eval::piece_likelihood("x.mid", {0, 1, 2}, {1}, {true}, kinds, decoded), arioso::Error);
+  // REMI's kinds come from the token names.
+  auto remi = music::token_kinds(music::remi_vocabulary(), music::TokenizerConfig{});
+  const music::Vocab v = music::Vocab::for_remi();
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Pitch_60"))], K::kPitch);
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Position_3"))], K::kTiming);
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Velocity_71"))], K::kVelocity);
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Duration_12"))], K::kDuration);
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Bar"))], K::kStructure);
+  EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Tempo_120"))], K::kStructure);
 }

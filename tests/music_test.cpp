@@ -1,16 +1,19 @@
 // Scores, the classic tokenizer (against the music21 5.x oracle where ../shared exists), the
 // REMI tokenizer (goldens, bijection on random scores and on every real file, transposition,
 // grammar), corpora on disk and `prepare` of a folder with a broken file.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "data/corpus.h"
+#include "data/plausibility.h"
 #include "data/prepare.h"
 #include "midi/midi_file.h"
 #include "music/classic.h"
@@ -19,9 +22,11 @@
 #include "music/score.h"
 #include "music/tokenizer.h"
 #include "test_util.h"
+#include "tunes.h"
 
 using namespace arioso;
 using namespace arioso::test;
+namespace fs = std::filesystem;
 using music::Score;
 
 namespace {
@@ -343,4 +348,94 @@ TEST(Corpus, RoundTripAndCorruption) {
   // Nothing usable: an error that says why.
   EXPECT_THROW(data::prepare_corpus({dir + "/broken.mid"}, opt), Error);
   std::filesystem::remove_all(dir);
+}
+
+// --- Damaged files must not poison a corpus (data/plausibility.h).
+
+TEST(Prepare, AnOpenedSilenceIsCutAndListed) {
+  const std::string dir = temp_dir("damaged-silence");
+  fs::create_directories(dir + "/midi");
+  for (int i = 0; i < 2; ++i) write_file_atomic(dir + "/midi/good" + std::to_string(i) + ".mid", test::walking_tune_midi(i + 1, 64));
+  // The third: the same tune with its second half two hours later (a delta time gone wrong).
+  music::Score s = test::walking_tune(5, 64);
+  for (std::size_t i = 32; i < s.notes.size(); ++i) {
+    s.notes[i].start_tick += 2ull * 3600 * 2 * 480;  // 2 h at 120 BPM
+    s.notes[i].end_tick += 2ull * 3600 * 2 * 480;
+  }
+  auto bytes = midi::write_midi(music::score_to_midi(s));
+  write_file_atomic(dir + "/midi/damaged.mid", std::string(bytes.begin(), bytes.end()));
+  const std::size_t offset = midi::read_midi(bytes).tracks[1].events[2 + 2 * 32 - 1].offset;  // program, 32 notes on/off, then the jump
+  auto r = data::prepare_corpus({dir + "/midi"}, {});
+  ASSERT_EQ(r.repairs.size(), 1u);
+  EXPECT_EQ(r.repairs[0].file, dir + "/midi/damaged.mid");
+  EXPECT_EQ(r.repairs[0].error, fmt::format("{}/midi/damaged.mid:0x{:x}: track 1: cut a silence of 7200 s (longer than the rest of the piece, 16 s; "
+                                            "a damaged delta time?)", dir, offset));
+  EXPECT_EQ(r.corpus.pieces.size(), 3u);
+  EXPECT_LT(r.minutes, 1.0);  // three tunes of 16 s and a 2 s rest, not two hours
+  // The music after the silence is kept, one bar after the music before it.
+  for (const auto& p : r.corpus.pieces) {
+    if (p.source.find("damaged.mid") == std::string::npos) continue;
+    std::vector<std::string> tokens;
+    for (auto t : p.tokens) tokens.push_back(r.corpus.vocab.token(t));
+    EXPECT_EQ(music::detokenize(tokens, r.corpus.tokenizer).notes.size(), 64u);
+    EXPECT_EQ(std::count(tokens.begin(), tokens.end(), "Bar"), 4 + 1 + 4);
+  }
+}
+
+TEST(Prepare, HopelessFilesAreSkippedWithTheirOffset) {
+  midi::MidiFile f = midi::read_midi(midi::write_midi(music::score_to_midi(test::walking_tune(1, 8))));
+  auto& tempo = f.tracks[0].events[0];
+  ASSERT_EQ(tempo.meta_type, midi::kMetaTempo);
+  tempo.payload = {0xFF, 0xFF, 0xFF};  // 3.6 BPM
+  tempo.offset = 0x16;
+  auto v = data::make_plausible(f, 0, "x.mid");
+  EXPECT_TRUE(v.skip);
+  EXPECT_EQ(v.reason, "x.mid:0x16: track 0: tempo 3.58 BPM is outside any musical range (10-1000)");
+  midi::MidiFile g = midi::read_midi(midi::write_midi(music::score_to_midi(test::walking_tune(1, 8))));
+  std::size_t events = 0;
+  for (const auto& t : g.tracks) events += t.events.size();
+  auto w = data::make_plausible(g, events / 2, "y.mid");
+  EXPECT_TRUE(w.skip);
+  EXPECT_EQ(w.reason, fmt::format("y.mid: {} recoveries against {} clean events: too damaged to learn from", events / 2, events - events / 2));
+  EXPECT_FALSE(data::make_plausible(g, 1, "y.mid").skip);
+}
+
+TEST(Prepare, DamagedCopiesOfRealFilesDoNotPoisonTheCorpus) {
+  const std::string seed = shared_dir().empty() ? "" : shared_dir() + "/data/seed-midi";
+  if (seed.empty() || !fs::exists(seed)) GTEST_SKIP() << "no ../shared/data/seed-midi here";
+  auto files = find_midi_files({seed});
+  ASSERT_GE(files.size(), 12u);
+  const std::string dir = temp_dir("damaged-real");
+  fs::create_directories(dir + "/clean");
+  fs::create_directories(dir + "/damaged");
+  std::mt19937 rng(40);
+  for (std::size_t i = 0; i < 12; ++i) {
+    auto bytes = read_file_bytes(files[i]);
+    write_file_atomic(dir + "/clean/" + std::to_string(i) + ".mid", std::string(bytes.begin(), bytes.end()));
+    std::size_t at = 22 + rng() % (bytes.size() - 62);  // past the header, 40 random bytes
+    for (std::size_t k = 0; k < 40; ++k) bytes[at + k] = static_cast<std::uint8_t>(rng());
+    write_file_atomic(dir + "/damaged/" + std::to_string(i) + ".mid", std::string(bytes.begin(), bytes.end()));
+  }
+  auto clean = data::prepare_corpus({dir + "/clean"}, {});
+  data::PrepareResult damaged;
+  try {
+    damaged = data::prepare_corpus({dir + "/damaged"}, {});
+  } catch (const Error&) {
+    GTEST_FAIL() << "every damaged file was refused";
+  }
+  // About as much music as the clean files hold (never hours more: a damaged tempo byte that
+  // stays in a musical range may still slow a piece down), and bar lines no larger a share of
+  // the tokens than in the clean corpus, with a margin.
+  EXPECT_LE(damaged.minutes, clean.minutes * 1.25 + 1);
+  auto bar_share = [](const data::PrepareResult& r) {
+    std::size_t bars = 0, all = 0;
+    const int bar = r.corpus.vocab.id("Bar");
+    for (const auto& p : r.corpus.pieces) {
+      bars += static_cast<std::size_t>(std::count(p.tokens.begin(), p.tokens.end(), bar));
+      all += p.tokens.size();
+    }
+    return static_cast<double>(bars) / static_cast<double>(all);
+  };
+  EXPECT_LT(bar_share(damaged), bar_share(clean) * 1.5);
+  EXPECT_EQ(damaged.corpus.pieces.size() + damaged.skipped.size(), 12u);
 }

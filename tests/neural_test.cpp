@@ -3,6 +3,7 @@
 // seed gives the same pieces, top-k 1 equals greedy, a key is honoured on every note, every
 // sampled piece decodes and reads back, and the originality gate holds on a memorised corpus.
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -193,6 +194,41 @@ TEST(Model, OverfitsOneBatch) {
     loss_v = loss.item<double>();
   }
   EXPECT_LT(loss_v, 0.1);
+}
+
+TEST(Train, TheScheduleWarmsUpThenFallsToATenth) {
+  EXPECT_DOUBLE_EQ(train::scheduled_lr(1.0, 10, 110, 0), 0.1);     // first warm-up step
+  EXPECT_DOUBLE_EQ(train::scheduled_lr(1.0, 10, 110, 9), 1.0);     // warm
+  EXPECT_DOUBLE_EQ(train::scheduled_lr(1.0, 10, 110, 10), 1.0);    // the cosine starts
+  EXPECT_NEAR(train::scheduled_lr(1.0, 10, 110, 60), 0.55, 1e-12);  // half way: (1 + 0.1) / 2
+  EXPECT_NEAR(train::scheduled_lr(1.0, 10, 110, 110), 0.1, 1e-12);
+  EXPECT_NEAR(train::scheduled_lr(1.0, 10, 110, 500), 0.1, 1e-12);  // stays there
+}
+
+TEST(Train, ATimeBudgetWithoutEpochsKeepsTraining) {
+  std::string dir = temp_dir("budget");
+  std::string corpus = make_corpus(dir, 6, 120);
+  train::TrainOptions o = tiny_run(corpus, dir + "/run", 0, 32, 1e-2);
+  std::atomic<bool> stop{false};
+  {
+    train::TrainOptions no_budget = o;
+    no_budget.run_dir = dir + "/none";
+    EXPECT_THROW_MSG(train::train(no_budget, stop, {}), ConfigError, "--epochs must be at least 1 (or give --time-limit and no --epochs)");
+  }
+  // A budget far longer than this run: past the old default of 20 epochs, the schedule planned
+  // over the budget has hardly begun to fall; we stop it ourselves at epoch 22.
+  o.time_limit_min = 600;
+  o.patience = 0;
+  std::vector<double> lrs;
+  auto r = train::train(o, stop, {}, [&](const train::EpochReport& e) {
+    lrs.push_back(e.lr);
+    if (e.epoch == 22) stop = true;
+  });
+  EXPECT_EQ(r.stopped_because, "interrupted");
+  ASSERT_GE(lrs.size(), 22u);
+  EXPECT_GT(lrs[21], 0.95 * o.lr);
+  std::ifstream config(o.run_dir + "/config.json");
+  EXPECT_EQ(nlohmann::json::parse(config)["train"]["epochs"], 0);
 }
 
 TEST(Train, RunResumeMismatchAndGenerate) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "data/plausibility.h"
 #include "midi/notes.h"
 #include "music/remi.h"
 
@@ -38,8 +39,15 @@ PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const Prepa
       std::uint64_t h = fnv1a64(bytes.data(), bytes.size());
       midi::ReadOptions ro;
       ro.path = path;
-      midi::MidiFile f = midi::read_midi(bytes, ro);
+      std::vector<midi::Diagnostic> diags;
+      midi::MidiFile f = midi::read_midi(bytes, ro, &diags);
       ++r.files_read;
+      auto plausible = make_plausible(f, diags.size(), path);
+      if (plausible.skip) {
+        r.skipped.push_back({path, plausible.reason});
+        continue;
+      }
+      for (auto& repair : plausible.repairs) r.repairs.push_back({path, std::move(repair)});
       if (!hashes.insert(h).second) {
         r.skipped.push_back({path, "same content as a file already in the corpus"});
         continue;
@@ -96,11 +104,14 @@ PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const Prepa
   ensure(Split::kTest, opt.test_fraction);
   nlohmann::json skipped = nlohmann::json::array();
   for (const auto& s : r.skipped) skipped.push_back({{"file", s.file}, {"error", s.error}});
+  nlohmann::json repaired = nlohmann::json::array();
+  for (const auto& s : r.repairs) repaired.push_back({{"file", s.file}, {"repair", s.error}});
   c.meta = {{"inputs", inputs},
             {"valid_fraction", opt.valid_fraction},
             {"test_fraction", opt.test_fraction},
             {"files_read", r.files_read},
-            {"files_skipped", skipped}};
+            {"files_skipped", skipped},
+            {"files_repaired", repaired}};
   return r;
 }
 

@@ -24,7 +24,8 @@ struct PrepareResult {
   Corpus corpus;
   std::size_t files_found = 0;
   std::size_t files_read = 0;
-  std::vector<SkippedFile> skipped;     ///< unreadable files, empty results and duplicates, with why
+  std::vector<SkippedFile> skipped;     ///< unreadable, implausible and empty files and duplicates, with why
+  std::vector<SkippedFile> repairs;     ///< files kept after a repair (an implausible silence cut), with what was done
   double minutes = 0;                   ///< music in the corpus
 };
 

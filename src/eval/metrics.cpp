@@ -2,6 +2,7 @@
 // MusPy's (ticks x 128) matrix, with identical results (a pitch is "on" once however many
 // notes of it overlap).
 #include "eval/metrics.h"
+#include "eval/structure.h"
 
 #include <algorithm>
 #include <cmath>
@@ -73,7 +74,8 @@ const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> k = {
       "pitch_range", "n_pitches_used", "n_pitch_classes_used", "polyphony", "polyphony_rate", "pitch_in_scale_rate",
       "scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "empty_measure_rate",
-      "groove_consistency", "notes_per_beat", "distinct_ioi"};
+      "groove_consistency", "notes_per_beat", "distinct_ioi", "repeated_bars", "repeated_bars_transposed",
+      "dissonance_rate", "key_stability"};
   return k;
 }
 
@@ -244,6 +246,10 @@ Metrics compute_metrics(const music::Score& s) {
   m["groove_consistency"] = groove_consistency(s, mt);
   m["notes_per_beat"] = notes_per_beat(s);
   m["distinct_ioi"] = distinct_ioi(s);
+  m["repeated_bars"] = repeated_bar_rate(s, false);
+  m["repeated_bars_transposed"] = repeated_bar_rate(s, true);
+  m["dissonance_rate"] = dissonance_rate(s);
+  m["key_stability"] = key_stability(s);
   return m;
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "eval/structure.h"
 #include "render/render.h"
 
 namespace arioso::render {
@@ -136,6 +137,71 @@ void write_analysis_png(const std::string& path, const eval::PieceSet& g, const 
     draw(gm, gs, rowh * 0.1, 0.2, 0.45, 0.8);
     if (r) draw(rs.first, rs.second, rowh * 0.45, 0.95, 0.55, 0.15);
   }
+  finish_png(surface, cr, path);
+}
+
+namespace {
+
+void draw_matrix(cairo_t* cr, double x, double y, double size, const eval::AnalyzedPiece& p) {
+  auto m = eval::bar_self_similarity(p.score);
+  const std::size_t n = m.size();
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_rectangle(cr, x, y, size, size);
+  cairo_fill(cr);
+  const double cell = n ? size / static_cast<double>(n) : size;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double v = 1.0 - static_cast<double>(m[i][j]);
+      cairo_set_source_rgb(cr, v, v, 0.15 + 0.85 * v);
+      cairo_rectangle(cr, x + cell * static_cast<double>(j), y + cell * static_cast<double>(i), std::max(cell, 1.0), std::max(cell, 1.0));
+      cairo_fill(cr);
+    }
+  }
+  cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+  cairo_set_line_width(cr, 1);
+  cairo_rectangle(cr, x, y, size, size);
+  cairo_stroke(cr);
+  std::string name = p.file.substr(p.file.find_last_of('/') == std::string::npos ? 0 : p.file.find_last_of('/') + 1);
+  if (name.size() > 34) name = name.substr(0, 31) + "...";
+  auto pct = [&](const char* metric) {
+    double v = p.metrics.count(metric) ? p.metrics.at(metric) : NAN;
+    return std::isfinite(v) ? fmt::format("{:.0f}%", 100 * v) : std::string("-");
+  };
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  cairo_set_font_size(cr, 11);
+  cairo_move_to(cr, x, y - 20);
+  cairo_show_text(cr, name.c_str());
+  cairo_set_font_size(cr, 10);
+  cairo_move_to(cr, x, y - 6);
+  cairo_show_text(cr, fmt::format("{} bars; repeated {} (transposed too {})", n, pct("repeated_bars"), pct("repeated_bars_transposed")).c_str());
+}
+
+}  // namespace
+
+void write_self_similarity_png(const std::string& path, const eval::PieceSet& g, const eval::PieceSet* r, int per_row) {
+  const double size = 280, gap = 40, top = 60;
+  const int cols = std::max(1, per_row), rows = r ? 2 : 1;
+  const int width = static_cast<int>(gap + cols * (size + gap)), height = static_cast<int>(top + rows * (size + gap + 30));
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  cairo_set_font_size(cr, 14);
+  cairo_move_to(cr, gap, 24);
+  cairo_show_text(cr, "bar-by-bar self-similarity (Jaccard of onsets; dark = alike)");
+  auto row = [&](const eval::PieceSet& set, double y, const char* label) {
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_set_font_size(cr, 12);
+    cairo_move_to(cr, gap, y - 34);
+    cairo_show_text(cr, label);
+    for (int i = 0; i < cols && static_cast<std::size_t>(i) < set.pieces.size(); ++i) {
+      draw_matrix(cr, gap + i * (size + gap), y, size, set.pieces[static_cast<std::size_t>(i)]);
+    }
+  };
+  row(g, top + 30, "pieces");
+  if (r) row(*r, top + 30 + size + gap + 30, "reference");
   finish_png(surface, cr, path);
 }
 

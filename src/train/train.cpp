@@ -60,6 +60,13 @@ void check_new_run_dir(const std::string& run_dir) {
   }
 }
 
+double scheduled_lr(double base, double warmup, double total, std::int64_t step) {
+  double s = static_cast<double>(step);
+  double warm = std::min(1.0, (s + 1) / std::max(1.0, warmup));
+  double p = std::clamp((s - warmup) / std::max(1.0, total - warmup), 0.0, 1.0);
+  return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
+}
+
 Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device, bool keep_tokens) {
   Scores s;
   if (tokens.size() < 2) return s;
@@ -185,12 +192,7 @@ namespace {
 
 struct Lr {
   double base, warmup, total;
-  double at(std::int64_t step) const {
-    double s = static_cast<double>(step);
-    double warm = std::min(1.0, (s + 1) / std::max(1.0, warmup));
-    double p = std::clamp((s - warmup) / std::max(1.0, total - warmup), 0.0, 1.0);
-    return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
-  }
+  double at(std::int64_t step) const { return scheduled_lr(base, warmup, total, step); }
 };
 
 /// The summary's reason, in words.

@@ -74,6 +74,11 @@ Scores score_sequence(model::SequenceModel& model, const std::vector<std::uint16
 std::vector<Scores> score_sequences(model::SequenceModel& model, const std::vector<const std::vector<std::uint16_t>*>& pieces,
                                     torch::Device device, bool keep_tokens = false);
 
+/// The learning rate at `step`: linear warm-up over `warmup` steps, then a cosine from `base` down
+/// to base / 10 at `total` steps (and there after). With a time budget, `total` is the steps the
+/// budget allows at the rate measured so far.
+double scheduled_lr(double base, double warmup, double total, std::int64_t step);
+
 /// Throws Error when `run_dir` already holds a run (last.pt): a new run there would overwrite it.
 void check_new_run_dir(const std::string& run_dir);
 
