@@ -41,9 +41,9 @@ Runner add_analyze(CLI::App& app) {
         return s["mean"].is_null() ? std::string("-") : fmt::format("{:.3f} ± {:.3f}", s["mean"].get<double>(), s["std"].get<double>());
       };
       fmt::print("{} pieces{}\n", gen.pieces.size(), has_ref ? fmt::format(", reference {} pieces", ref.pieces.size()) : "");
-      fmt::print("{:<22} {:>20}{}\n", "metric", "pieces", has_ref ? fmt::format(" {:>20} {:>8}", "reference", "overlap") : "");
+      fmt::print("{:<26} {:>20}{}\n", "metric", "pieces", has_ref ? fmt::format(" {:>20} {:>8}", "reference", "overlap") : "");
       for (const auto& name : eval::metric_names()) {
-        fmt::print("{:<22} {:>20}", name, show(report["generated"][name]));
+        fmt::print("{:<26} {:>20}", name, show(report["generated"][name]));
         if (has_ref) {
           const auto& ov = report["overlap"][name];
           fmt::print(" {:>20} {:>8}", show(report["reference"][name]), ov.is_null() ? "-" : fmt::format("{:.3f}", ov.get<double>()));

@@ -56,8 +56,8 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
   cmd->add_option("--seconds", o.g.seconds, "length in seconds");
   cmd->add_option("--num", o.g.num, "number of pieces (generated as one batch)")->capture_default_str();
   cmd->add_option("--seed", o.g.seed, "random seed: same seed, same pieces")->capture_default_str();
-  cmd->add_option("--key", o.key, "keep pitches in a scale, e.g. C:major, A:minor");
-  cmd->add_option("--key-strength", o.g.key_strength, "0: never leave the key; S > 0: out-of-key pitches lose S from their logits")->capture_default_str();
+  cmd->add_option("--key", o.key, "compose in a key, e.g. C:major, A:minor (a model with key tokens is conditioned on it; others mask pitches)");
+  cmd->add_option("--key-strength", o.g.key_strength, "with --key, mask pitches too: 0 never leave the key; S > 0 out-of-key pitches lose S from their logits (default: no mask where the model has key tokens)");
   cmd->add_option("--tempo", o.g.tempo_bpm, "tempo in BPM");
   cmd->add_option("--program", o.g.program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
   cmd->add_option("--max-copy", o.g.max_copy, "never more than K consecutive onsets copied from a training piece (0 = off)")->capture_default_str();
@@ -192,7 +192,7 @@ std::string prepare_for_training(const std::vector<std::string>& inputs, const s
   fmt::print("preparing {} ({} tokenizer) into {}\n", fmt::join(inputs, ", "), tokenizer, corpus);
   std::fflush(stdout);
   data::PrepareOptions po;
-  po.tokenizer.name = tokenizer;
+  po.tokenizer = music::tokenizer_named(tokenizer);
   app::ProgressBar bar;
   auto r = data::prepare_corpus(inputs, po, [&](const Progress& p) { bar(p); });
   data::write_corpus(corpus, r.corpus);
@@ -242,8 +242,8 @@ int cmd_train(int argc, char** argv) {
   std::vector<std::string> inputs;
   app.add_option("inputs", inputs, "a corpus from 'arioso prepare', or MIDI files and folders (prepared into RUN_DIR/corpus.arioso)");
   std::string tokenizer = "remi";
-  app.add_option("--tokenizer", tokenizer, "with MIDI inputs: remi (default, keeps rhythm) or classic (the tutorial's)")
-      ->capture_default_str()->check(CLI::IsMember({"remi", "classic"}));
+  app.add_option("--tokenizer", tokenizer, "with MIDI inputs: remi (default: rhythm, compact notes, key tokens), remi-plain or classic (the tutorial's)")
+      ->capture_default_str()->check(CLI::IsMember({"remi", "remi-plain", "classic"}));
   app.add_option("-o,--output", o.run_dir, "run folder (config.json, best.pt, last.pt, log.csv, loss.png)");
   app.add_option("--resume", resume, "continue the run in this folder from last.pt");
   app.add_option("--model", o.arch, "lstm or transformer")->capture_default_str();
@@ -493,11 +493,13 @@ int cmd_demo(int argc, char** argv) {
   app.add_option("--seconds", seconds, "length of each piece")->capture_default_str();
   app.add_option("--model", arch)->capture_default_str();
   app.add_option("--preset", preset)->capture_default_str();
-  app.add_option("--seed", seed, "seed of training and sampling; also picks the key")->capture_default_str();
+  app.add_option("--seed", seed, "seed of training and sampling")->capture_default_str();
   int demo_ranks = 0;
   app.add_option("--ranks", demo_ranks, "local training processes (0 = 2 for an LSTM on 2+ cores, else 1)")->capture_default_str()->check(CLI::Range(0, 64));
-  double key_strength = 2.5;
-  app.add_option("--key-strength", key_strength, "how strongly pieces keep their key (0 = strictly)")->capture_default_str();
+  std::string demo_key;
+  double key_strength = -1;
+  app.add_option("--key", demo_key, "compose in this key (default: the model chooses, as it learned from the corpus)");
+  app.add_option("--key-strength", key_strength, "with --key: also mask pitches (0 = strictly, S > 0 softly; default none)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -513,6 +515,7 @@ int cmd_demo(int argc, char** argv) {
   if (!fs::exists(corpus)) {
     fmt::print("1/4 preparing the corpus from {}\n", fmt::join(midi_dirs, ", "));
     data::PrepareOptions po;
+    po.tokenizer = music::tokenizer_named("remi");
     auto r = data::prepare_corpus(midi_dirs, po, [&](const Progress& p) { bar(p); });
     data::write_corpus(corpus, r.corpus);
     fmt::print("    {} pieces, {:.0f} minutes of music, {} skipped\n", r.corpus.pieces.size(), r.minutes, r.skipped.size());
@@ -568,15 +571,14 @@ int cmd_demo(int argc, char** argv) {
   gc.g.seconds = seconds;
   gc.g.seed = seed;
   gc.g.max_copy = 12;  // the demo's promise: no verbatim quote longer than 12 onsets
-  // Sampling measured with scripts/tune-sampling and arioso analyze (docs/demo.md): a key with
-  // strength 2.5 brings scale consistency and pitch-class entropy within 10% of the corpus's.
-  static const char* kKeys[] = {"C:major", "A:minor", "G:major", "D:minor", "F:major", "E:minor"};
-  gc.key = kKeys[seed % 6];
+  // No key and no mask by default: the model's Key tokens carry the key it learned (docs/demo.md).
+  gc.key = demo_key;
   gc.g.key_strength = key_strength;
   gc.g.temperature = 1.0;
   gc.g.top_p = 0.95;
-  fmt::print("    in {} (key strength {}), temperature {}, top-p {}, max copy {} onsets\n", gc.key, key_strength, gc.g.temperature,
-             gc.g.top_p, gc.g.max_copy);
+  fmt::print("    {}, temperature {}, top-p {}, max copy {} onsets\n",
+             demo_key.empty() ? std::string("key chosen by the model") : fmt::format("in {}{}", demo_key, key_strength >= 0 ? fmt::format(" (mask strength {})", key_strength) : ""),
+             gc.g.temperature, gc.g.top_p, gc.g.max_copy);
   auto made = run_generate(gc, true);
   fmt::print("4/4 analysing the pieces against the corpus\n");
   std::vector<std::string> files;

@@ -22,7 +22,7 @@ Runner add_prepare(CLI::App& app) {
   auto* cmd = app.add_subcommand("prepare", "Turn MIDI files and folders into a training corpus");
   cmd->add_option("inputs", o->inputs, "MIDI files or folders (searched recursively)")->required();
   cmd->add_option("-o,--output", o->output, "corpus file to write")->required();
-  cmd->add_option("--tokenizer", o->tokenizer, "remi (default, keeps rhythm) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "classic"}));
+  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: rhythm, compact notes, key tokens), remi-plain (every note's velocity and duration, no keys) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-plain", "classic"}));
   cmd->add_option("--compat", o->compat, "classic only: 'music21' reproduces music21 5.x exactly")->check(CLI::IsMember({"none", "music21"}));
   cmd->add_option("--parts", o->parts, "pitched (default) | first | programs=0-7,40 | tracks=1,3");
   cmd->add_option("--valid-fraction", o->valid, "share of pieces held out for validation")->capture_default_str();
@@ -30,7 +30,7 @@ Runner add_prepare(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
   return [o]() {
     data::PrepareOptions po;
-    po.tokenizer.name = o->tokenizer;
+    po.tokenizer = music::tokenizer_named(o->tokenizer);
     po.tokenizer.compat_music21 = o->compat == "music21";
     po.tokenizer.parts = o->parts;
     po.valid_fraction = o->valid;

@@ -17,6 +17,7 @@
 #include "data/prepare.h"
 #include "midi/midi_file.h"
 #include "music/classic.h"
+#include "music/key.h"
 #include "music/pitch.h"
 #include "music/remi.h"
 #include "music/score.h"
@@ -207,21 +208,32 @@ static void expect_same_music(const Score& a, const Score& b, const std::string&
   }
 }
 
-static void check_bijection(const Score& s, const std::string& what) {
-  auto tokens = music::remi_encode(s);
-  Score decoded = music::remi_decode(tokens);
+// Every combination of REMI's options: plain, compact, keys, both.
+const music::RemiOptions kRemiOptions[] = {{false, false}, {true, false}, {false, true}, {true, true}};
+
+static void check_bijection(const Score& s, const std::string& what, const music::RemiOptions& opt = {}) {
+  auto tokens = music::remi_encode(s, opt);
+  Score decoded = music::remi_decode(tokens, opt);
   expect_same_music(decoded, music::remi_quantize(s), what);
   // Exactly one encoding: re-encoding the decoded music gives the same tokens.
-  ASSERT_EQ(music::remi_encode(decoded), tokens) << what;
+  ASSERT_EQ(music::remi_encode(decoded, opt), tokens) << what;
   // And through MIDI bytes: tokens -> file -> tokens is the identity.
   auto bytes = midi::write_midi(music::score_to_midi(decoded));
   Score back = music::score_from_midi(midi::read_midi(bytes));
-  ASSERT_EQ(music::remi_encode(back), tokens) << what << " (through MIDI bytes)";
+  ASSERT_EQ(music::remi_encode(back, opt), tokens) << what << " (through MIDI bytes)";
+  // The grammar accepts the encoding, and sampling under it can produce exactly it.
+  music::RemiGrammar g(opt);
+  const music::Vocab v = music::Vocab::for_remi(music::RemiOptions{false, true});
+  for (std::size_t i = 0; i < tokens.size(); ++i) ASSERT_TRUE(g.feed(v.id(tokens[i]))) << what << " token " << i << " " << tokens[i];
+}
+
+static void check_bijection_all(const Score& s, const std::string& what) {
+  for (const auto& opt : kRemiOptions) check_bijection(s, what + fmt::format(" (compact {}, keys {})", opt.compact, opt.keys), opt);
 }
 
 TEST(Remi, BijectionOnRandomScores) {
   std::mt19937 rng(1234);
-  for (int i = 0; i < 500; ++i) check_bijection(random_score(rng), "random score " + std::to_string(i));
+  for (int i = 0; i < 500; ++i) check_bijection_all(random_score(rng), "random score " + std::to_string(i));
 }
 
 TEST(Remi, BijectionOnRealFiles) {
@@ -229,7 +241,7 @@ TEST(Remi, BijectionOnRealFiles) {
   if (inputs.empty()) GTEST_SKIP() << "no default corpus on this machine";
   for (const auto& path : find_midi_files(inputs)) {
     Score s = music::select_parts(music::score_from_midi(midi::read_midi_file(path)), music::parse_part_selection("pitched"));
-    check_bijection(s, path);
+    check_bijection_all(s, path);
   }
 }
 
@@ -240,7 +252,54 @@ TEST(Remi, ARestruckPitchEndsItsEarlierNote) {
   Score q = music::remi_quantize(s);
   ASSERT_EQ(q.notes.size(), 2u);
   EXPECT_EQ(q.notes[0].end_tick, 240u);
-  check_bijection(s, "re-struck pitch");
+  check_bijection_all(s, "re-struck pitch");
+}
+
+TEST(Remi, CompactNotesAndKeys) {
+  // A C major chord of three equal quarter notes, then one louder, longer E.
+  Score s;
+  for (int p : {60, 64, 67}) s.notes.push_back({0, 480, p, 90, 0, 0, 0});
+  s.notes.push_back({480, 1440, 64, 110, 0, 0, 0});
+  const std::vector<std::string> plain = {"Bar", "TimeSig_4/4", "Position_0", "Tempo_120", "Pitch_60", "Velocity_95", "Duration_12",
+                                          "Pitch_64", "Velocity_95", "Duration_12", "Pitch_67", "Velocity_95", "Duration_12",
+                                          "Position_12", "Pitch_64", "Velocity_111", "Duration_24"};
+  EXPECT_EQ(music::remi_encode(s), plain);
+  EXPECT_EQ(music::remi_encode(s, {true, false}),
+            (std::vector<std::string>{"Bar", "TimeSig_4/4", "Position_0", "Tempo_120", "Pitch_60", "Velocity_95", "Duration_12", "Pitch_64",
+                                      "Pitch_67", "Position_12", "Pitch_64", "Velocity_111", "Duration_24"}));
+  EXPECT_EQ(music::remi_encode(s, {true, true})[2], "Key_" + music::estimate_key(music::remi_quantize(s)).name());
+  // Compact: restating an unchanged velocity or duration is not an encoding.
+  EXPECT_THROW_MSG(music::remi_decode({"Bar", "TimeSig_4/4", "Position_0", "Tempo_120", "Pitch_60", "Velocity_95", "Duration_12", "Pitch_64",
+                                       "Velocity_95"}, {true, false}),
+                   Error, "token 8: 'Velocity_95' cannot follow 'Pitch_64'");
+  // A compact piece's first note states both.
+  EXPECT_THROW_MSG(music::remi_decode({"Bar", "TimeSig_4/4", "Position_0", "Tempo_120", "Pitch_60", "Duration_12"}, {true, false}), Error,
+                   "token 5: 'Duration_12' cannot follow 'Pitch_60'");
+  // With keys every bar states one, right after its Bar (and TimeSig); without, Key tokens are unknown.
+  EXPECT_THROW_MSG(music::remi_decode({"Bar", "TimeSig_4/4", "Position_0"}, {false, true}), Error, "token 2: 'Position_0' cannot follow 'TimeSig_4/4'");
+  EXPECT_THROW_MSG(music::remi_decode({"Bar", "TimeSig_4/4", "Key_C:major"}), Error, "token 2: 'Key_C:major' is not a REMI token (this corpus has no keys)");
+  Score k = music::remi_decode({"Bar", "TimeSig_4/4", "Key_A:minor", "Position_0", "Tempo_120", "Pitch_69", "Velocity_95", "Duration_12", "Bar",
+                                "Key_D:major", "Position_0", "Pitch_62", "Velocity_95", "Duration_12"}, {false, true});
+  ASSERT_EQ(k.key_signatures.size(), 2u);
+  EXPECT_EQ(k.key_signatures[0].sharps, 0);   // A minor: no sharps
+  EXPECT_TRUE(k.key_signatures[0].minor);
+  EXPECT_EQ(k.key_signatures[1].sharps, 2);   // D major
+  EXPECT_EQ(k.key_signatures[1].tick, 1920u);
+  EXPECT_EQ(music::remi_vocabulary().size(), 301u);
+  EXPECT_EQ(music::remi_vocabulary({true, true}).size(), 325u);
+  // Transposition moves Key tokens' tonics with the pitches.
+  const music::Vocab v = music::Vocab::for_remi({true, true});
+  music::TokenizerConfig keyed = music::tokenizer_named("remi");
+  music::Transposer t(v.tokens(), keyed);
+  ASSERT_TRUE(t.supported());
+  EXPECT_EQ(v.token(static_cast<int>(t.shift(v.id("Key_A:minor"), 5))), "Key_D:minor");
+  EXPECT_EQ(v.token(static_cast<int>(t.shift(v.id("Key_B:major"), 2))), "Key_C#:major");
+  EXPECT_EQ(v.token(static_cast<int>(t.shift(v.id("Key_C:major"), -1))), "Key_B:major");
+  EXPECT_EQ(v.token(static_cast<int>(t.shift(v.id("Pitch_60"), -1))), "Pitch_59");
+  EXPECT_EQ(t.shift(v.id("Duration_12"), 3), v.id("Duration_12"));
+  const std::int64_t high[] = {v.id("Pitch_100")};
+  EXPECT_TRUE(t.fits(high, 1, 8));
+  EXPECT_FALSE(t.fits(high, 1, 9));
 }
 
 TEST(Remi, VocabularyAndGrammar) {

@@ -72,7 +72,7 @@ PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const Prepa
   Corpus& c = r.corpus;
   c.tokenizer = opt.tokenizer;
   if (opt.tokenizer.name == "remi") {
-    c.vocab = music::Vocab::for_remi();
+    c.vocab = music::Vocab::for_remi(opt.tokenizer.remi);
   } else {
     std::set<std::string> all;  // the tutorial's sorted(set(notes))
     for (const auto& raw : raws) all.insert(raw.tokens.begin(), raw.tokens.end());

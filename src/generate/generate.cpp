@@ -117,7 +117,7 @@ std::vector<std::string> Generator::primer_from_corpus(std::uint64_t seed, int l
     return std::vector<std::string>(tokens.begin() + static_cast<long>(start), tokens.begin() + static_cast<long>(start) + length);
   }
   // REMI: cut whole bars out of the decoded piece and encode them again, so the primer is well formed.
-  music::Score s = music::remi_decode(tokens);
+  music::Score s = music::remi_decode(tokens, tokenizer_.remi);
   std::uint64_t bar = s.bar_ticks_at(0);  // bars of the piece's first meter
   std::uint64_t end = s.end_tick();
   std::uint64_t bars = std::max<std::uint64_t>(1, end / bar);
@@ -135,7 +135,7 @@ std::vector<std::string> Generator::primer_from_corpus(std::uint64_t seed, int l
       w.notes.push_back(x);
     }
   }
-  auto out = music::remi_encode(w);
+  auto out = music::remi_encode(w, tokenizer_.remi);
   if (out.empty()) return {"Bar"};
   return out;
 }
@@ -194,9 +194,15 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       classic_symbol[static_cast<std::size_t>(id)] = eval::onset_symbol(ps, 6);  // 0.5 quarter = 6 grid units
     }
   }
+  // --key conditions a model with Key tokens through them; the pitch mask (forbidden, or
+  // less likely by a key strength) is the way for models without, or when asked for.
+  const bool key_tokens = remi && tokenizer_.remi.keys;
+  const int key_id = o.key && key_tokens ? music::remi_first_id(music::RemiKind::kKey) + music::remi_key_index(o.key->first, o.key->second) : -1;
+  const bool key_mask = o.key && (o.key_strength >= 0 || !key_tokens);
+  const double key_strength = std::max(0.0, o.key_strength);
   // Tokens with a pitch outside --key: forbidden, or (with a key strength) made less likely.
   std::vector<bool> out_of_key(static_cast<std::size_t>(V), false);
-  if (o.key) {
+  if (key_mask) {
     for (int id = 0; id < V; ++id) {
       auto u = static_cast<std::size_t>(id);
       if (remi) out_of_key[u] = pitch_of[u] >= 0 && !in_scale(pitch_of[u], *o.key);
@@ -218,6 +224,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     Slot& s = slots[static_cast<std::size_t>(b)];
     s.rng.seed(o.seed * 7919ull + static_cast<std::uint64_t>(b));
     s.primer_len = primer_ids.size();
+    s.grammar = music::RemiGrammar(tokenizer_.remi);
   }
 
   // Applies a token to a slot's bookkeeping (grammar, time, onsets, counts).
@@ -259,8 +266,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       s.us_per_quarter = 60e6 / music::remi_tempos()[static_cast<std::size_t>(music::remi_value(id))];
     } else if (kind == music::RemiKind::kPitch) {
       s.onset_pitches.push_back(music::remi_value(id));
-    } else if (kind == music::RemiKind::kDuration && generated) {
-      ++s.notes;
+    } else if (kind == music::RemiKind::kPitch && generated) {
+      ++s.notes;  // a note is its Pitch (compact REMI may state no Duration)
     }
   };
   auto seconds_at = [&](const Slot& s, std::int64_t grid) {
@@ -312,7 +319,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       for (int id = 0; id < V; ++id) {
         auto u = static_cast<std::size_t>(id);
         if (!allowed[u]) continue;
-        if (out_of_key[u] && o.key_strength <= 0) allowed[u] = false;
+        if (out_of_key[u] && key_strength <= 0) allowed[u] = false;
+        if (key_id >= 0 && s.grammar.expects_key() && id != key_id) allowed[u] = false;
         if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
         if (gate && !remi && index_.exceeds(s.cursor, classic_symbol[u], K)) allowed[u] = false;
       }
@@ -335,7 +343,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       int argmax = -1;
       for (int id = 0; id < V; ++id) {
         auto u = static_cast<std::size_t>(id);
-        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] - (out_of_key[u] ? o.key_strength : 0.0)
+        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] - (out_of_key[u] ? key_strength : 0.0)
                            : -INFINITY;
       }
       if (o.repetition_penalty != 1.0) {

@@ -29,7 +29,10 @@ struct GenerateOptions {
   int num = 1;
   std::uint64_t seed = 1;
   std::optional<std::pair<int, bool>> key;  ///< (tonic pitch class, minor)
-  double key_strength = 0;     ///< 0: pitches outside the key are forbidden; > 0: their logits lose this much
+  /// With `key`: < 0 (default): a model with Key tokens is conditioned on the key (its Key
+  /// tokens are that key) and nothing is masked; one without them gets the mask as with 0.
+  /// 0: pitches outside the key are forbidden; > 0: their logits lose this much.
+  double key_strength = -1;
   double tempo_bpm = 0;        ///< 0 = the model's choice
   int program = 0;             ///< General MIDI program of the output
   int max_copy = 16;           ///< 0 disables the gate

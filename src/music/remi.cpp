@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "music/key.h"
 
 namespace arioso::music {
 
@@ -24,8 +25,8 @@ constexpr int kTicksPerGrid = 480 / kG;  // decoded scores use 480 ticks per qua
 struct Vocab {
   std::vector<std::string> tokens;
   std::unordered_map<std::string, int> ids;
-  int first[7];
-  int count[7];
+  int first[8];
+  int count[8];
   std::vector<RemiKind> kind;
   std::vector<int> value;
 };
@@ -102,6 +103,9 @@ const Vocab& vocab() {
       items.emplace_back(fmt::format("Duration_{}", durations_table()[i]), static_cast<int>(i));
     }
     add_kind(RemiKind::kDuration, items);
+    items.clear();
+    for (int k = 0; k < 24; ++k) items.emplace_back(fmt::format("Key_{}", Key{k % 12, k >= 12, 0}.name()), k);
+    add_kind(RemiKind::kKey, items);
     return x;
   }();
   return v;
@@ -245,10 +249,12 @@ std::vector<Bar> layout_bars(const Grid& g) {
 
 }  // namespace
 
-const std::vector<std::string>& remi_vocabulary() { return vocab().tokens; }
+std::vector<std::string> remi_vocabulary(const RemiOptions& o) {
+  const auto& all = vocab().tokens;
+  return o.keys ? all : std::vector<std::string>(all.begin(), all.begin() + remi_first_id(RemiKind::kKey));
+}
 const std::vector<int>& remi_durations() { return durations_table(); }
 const std::vector<int>& remi_tempos() { return tempos_table(); }
-const std::vector<std::pair<int, int>>& remi_time_signatures() { return time_sig_table(); }
 RemiKind remi_kind(int id) { return vocab().kind[static_cast<std::size_t>(id)]; }
 int remi_value(int id) { return vocab().value[static_cast<std::size_t>(id)]; }
 int remi_first_id(RemiKind k) { return vocab().first[static_cast<int>(k)]; }
@@ -276,14 +282,54 @@ Score remi_quantize(const Score& s) {
   return q;
 }
 
-std::vector<std::string> remi_encode(const Score& s) {
+std::vector<int> remi_bar_keys(const Score& q) {
+  auto bars = bar_starts(q);
+  auto sections = key_sections(q, 8);
+  // Sections shorter than 16 bars join their neighbour (the previous one, else the next):
+  // eight bars of a new key are a passing tonicization more often than a new section.
+  for (bool merged = true; merged && sections.size() > 1;) {
+    merged = false;
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+      if (sections[i].last_bar - sections[i].first_bar + 1 >= 16) continue;
+      std::size_t into = i > 0 ? i - 1 : i + 1;
+      auto& keep = sections[into];
+      keep.first_bar = std::min(keep.first_bar, sections[i].first_bar);
+      keep.last_bar = std::max(keep.last_bar, sections[i].last_bar);
+      keep.start_tick = std::min(keep.start_tick, sections[i].start_tick);
+      keep.end_tick = std::max(keep.end_tick, sections[i].end_tick);
+      keep.key = estimate_key(pitch_class_weights(q, keep.start_tick, keep.end_tick));
+      sections.erase(sections.begin() + static_cast<long>(i));
+      merged = true;
+      break;
+    }
+  }
+  if (sections.size() == 1) sections[0].key = estimate_key(q);
+  if (sections.empty()) return std::vector<int>(bars.size(), 0);
+  auto index_of = [](const KeySection& sec) { return remi_key_index(sec.key.tonic, sec.key.minor); };
+  std::vector<int> keys(bars.size(), index_of(sections.front()));  // bars before the first notes: the first key
+  for (const auto& sec : sections) {
+    for (int b = sec.first_bar; b <= sec.last_bar && b < static_cast<int>(bars.size()); ++b) keys[static_cast<std::size_t>(b)] = index_of(sec);
+  }
+  for (std::size_t b = static_cast<std::size_t>(sections.back().last_bar) + 1; b < bars.size(); ++b) keys[b] = index_of(sections.back());
+  return keys;
+}
+
+std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
   Grid g = to_grid(s);
   const auto& V = vocab();
+  std::vector<int> bar_keys;
+  if (opt.keys) bar_keys = remi_bar_keys(remi_quantize(s));
   std::vector<std::string> out;
-  std::size_t ni = 0, ti = 0;
+  std::size_t ni = 0, ti = 0, bar_index = 0;
+  int velocity = -1, duration = -1;
   for (const Bar& bar : layout_bars(g)) {
     out.push_back("Bar");
     if (bar.ts_changed) out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kTimeSig) + bar.ts)]);
+    if (opt.keys) {
+      int k = bar_index < bar_keys.size() ? bar_keys[bar_index] : (bar_keys.empty() ? 0 : bar_keys.back());
+      out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kKey) + k)]);
+    }
+    ++bar_index;
     std::int64_t end = bar.start + bar_grid(bar.ts);
     while (true) {
       std::int64_t next_note = ni < g.notes.size() ? g.notes[ni].onset : INT64_MAX;
@@ -295,29 +341,44 @@ std::vector<std::string> remi_encode(const Score& s) {
       while (ni < g.notes.size() && g.notes[ni].onset == at) {
         const GridNote& n = g.notes[ni++];
         out.push_back(fmt::format("Pitch_{}", n.pitch));
-        out.push_back(fmt::format("Velocity_{}", velocity_value(n.velocity_bin)));
-        out.push_back(fmt::format("Duration_{}", durations_table()[n.duration_index]));
+        if (!opt.compact || n.velocity_bin != velocity) out.push_back(fmt::format("Velocity_{}", velocity_value(n.velocity_bin)));
+        if (!opt.compact || n.duration_index != duration) out.push_back(fmt::format("Duration_{}", durations_table()[n.duration_index]));
+        velocity = n.velocity_bin;
+        duration = n.duration_index;
       }
     }
   }
   return out;
 }
 
-Score remi_decode(const std::vector<std::string>& tokens) {
+Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt) {
   const auto& V = vocab();
   Score s;
   s.ticks_per_quarter = 480;
-  RemiGrammar grammar;
+  RemiGrammar grammar(opt);
   std::int64_t bar_start = 0, bar_len = 0;
   bool any_bar = false;
   Note pending;
+  bool open = false;  // a note whose Velocity/Duration may still follow
+  int velocity = 0, duration = 0, key = -1;
+  auto flush = [&] {
+    if (!open) return;
+    pending.velocity = velocity_value(velocity);
+    pending.end_tick = pending.start_tick + static_cast<std::uint64_t>(durations_table()[static_cast<std::size_t>(duration)]) * kTicksPerGrid;
+    s.notes.push_back(pending);
+    open = false;
+  };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     auto it = V.ids.find(tokens[i]);
-    if (it == V.ids.end()) throw Error(fmt::format("token {}: '{}' is not a REMI token", i, tokens[i]));
+    if (it == V.ids.end() || (!opt.keys && remi_kind(it->second) == RemiKind::kKey)) {
+      throw Error(fmt::format("token {}: '{}' is not a REMI token{}", i, tokens[i], it == V.ids.end() ? "" : " (this corpus has no keys)"));
+    }
     int id = it->second;
     if (!grammar.feed(id)) throw Error(fmt::format("token {}: '{}' cannot follow '{}'", i, tokens[i], i ? tokens[i - 1] : "the start"));
     int val = remi_value(id);
-    switch (remi_kind(id)) {
+    const RemiKind kind = remi_kind(id);
+    if (kind != RemiKind::kVelocity && kind != RemiKind::kDuration) flush();
+    switch (kind) {
       case RemiKind::kBar:
         if (any_bar) bar_start += bar_len;
         any_bar = true;
@@ -326,6 +387,16 @@ Score remi_decode(const std::vector<std::string>& tokens) {
       case RemiKind::kTimeSig:
         bar_len = grammar.bar_length();
         s.time_signatures.push_back({static_cast<std::uint64_t>(bar_start) * kTicksPerGrid, time_sig_table()[val].first, time_sig_table()[val].second});
+        break;
+      case RemiKind::kKey:
+        if (val != key) {
+          // As a key signature: the major key's sharps (a minor key's relative major's), -5..6.
+          int major_tonic = val >= 12 ? (val % 12 + 3) % 12 : val;
+          int sharps = (major_tonic * 7) % 12;
+          if (sharps > 6) sharps -= 12;
+          s.key_signatures.push_back({static_cast<std::uint64_t>(bar_start) * kTicksPerGrid, sharps, val >= 12});
+        }
+        key = val;
         break;
       case RemiKind::kPosition:
         break;
@@ -336,22 +407,29 @@ Score remi_decode(const std::vector<std::string>& tokens) {
         pending = Note{};
         pending.pitch = val;
         pending.start_tick = static_cast<std::uint64_t>(bar_start + grammar.position()) * kTicksPerGrid;
+        open = true;
         break;
       case RemiKind::kVelocity:
-        pending.velocity = velocity_value(val);
+        velocity = val;
         break;
       case RemiKind::kDuration:
-        pending.end_tick = pending.start_tick + static_cast<std::uint64_t>(durations_table()[val]) * kTicksPerGrid;
-        s.notes.push_back(pending);
+        duration = val;
         break;
     }
   }
+  flush();
   return s;
 }
 
 std::optional<std::vector<int>> remi_transpose(const std::vector<int>& ids, int semitones) {
   std::vector<int> out = ids;
+  const int key0 = remi_first_id(RemiKind::kKey);
   for (int& id : out) {
+    if (remi_kind(id) == RemiKind::kKey) {
+      int k = id - key0;
+      id = key0 + ((k % 12 + semitones) % 12 + 12) % 12 + (k >= 12 ? 12 : 0);
+      continue;
+    }
     if (remi_kind(id) != RemiKind::kPitch) continue;
     int p = remi_value(id) + semitones;
     if (p < RemiSettings::kMinPitch || p > RemiSettings::kMaxPitch) return std::nullopt;
@@ -362,21 +440,41 @@ std::optional<std::vector<int>> remi_transpose(const std::vector<int>& ids, int 
 
 // --- Grammar
 
+bool RemiGrammar::expects_key() const {
+  if (!opt_.keys) return false;
+  if (state_ == State::kAfterTimeSig) return true;
+  return state_ == State::kAfterBar && ts_index_ >= 0;  // the first bar states its time signature first
+}
+
+void RemiGrammar::allow_note_end(std::vector<bool>& a) const {
+  for (int p = std::max(last_pitch_ + 1, RemiSettings::kMinPitch); p <= RemiSettings::kMaxPitch; ++p) {
+    a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
+  }
+  for (int p = pos_ + 1; p < bar_len_; ++p) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition) + p)] = true;
+  a[static_cast<std::size_t>(remi_first_id(RemiKind::kBar))] = true;
+}
+
 void RemiGrammar::allowed(std::vector<bool>& a) const {
   const int V = static_cast<int>(vocab().tokens.size());
   a.assign(static_cast<std::size_t>(V), false);
-  auto allow_kind = [&](RemiKind k) {
-    for (int i = 0; i < remi_count(k); ++i) a[static_cast<std::size_t>(remi_first_id(k) + i)] = true;
+  auto allow_kind = [&](RemiKind k, int except = -1) {
+    for (int i = 0; i < remi_count(k); ++i) {
+      if (i != except) a[static_cast<std::size_t>(remi_first_id(k) + i)] = true;
+    }
   };
   auto allow_positions_after = [&](int from) {
     for (int p = from; p < bar_len_; ++p) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition) + p)] = true;
   };
-  auto allow_pitches_above = [&](int from) {
-    for (int p = std::max(from, RemiSettings::kMinPitch); p <= RemiSettings::kMaxPitch; ++p) {
-      a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
-    }
-  };
   const int bar = remi_first_id(RemiKind::kBar);
+  // What may follow the bar's opening (Bar, TimeSig, Key): the piece states its tempo at its first position.
+  auto after_opening = [&] {
+    if (tempo_index_ < 0) {
+      a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition))] = true;
+      return;
+    }
+    a[static_cast<std::size_t>(bar)] = true;
+    allow_positions_after(0);
+  };
   switch (state_) {
     case State::kStart: a[static_cast<std::size_t>(bar)] = true; break;
     case State::kAfterBar:
@@ -384,37 +482,49 @@ void RemiGrammar::allowed(std::vector<bool>& a) const {
         allow_kind(RemiKind::kTimeSig);
         break;
       }
-      allow_kind(RemiKind::kTimeSig);
-      a[static_cast<std::size_t>(remi_first_id(RemiKind::kTimeSig) + ts_index_)] = false;
-      a[static_cast<std::size_t>(bar)] = true;
-      allow_positions_after(0);
-      break;
-    case State::kAfterTimeSig:
-      if (tempo_index_ < 0) {  // the piece states its tempo at its first position
-        a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition))] = true;
+      allow_kind(RemiKind::kTimeSig, ts_index_);
+      if (opt_.keys) {
+        allow_kind(RemiKind::kKey);
         break;
       }
       a[static_cast<std::size_t>(bar)] = true;
       allow_positions_after(0);
       break;
+    case State::kAfterTimeSig:
+      if (opt_.keys) allow_kind(RemiKind::kKey);
+      else after_opening();
+      break;
+    case State::kAfterKey: after_opening(); break;
     case State::kAfterPosition:
-      allow_kind(RemiKind::kTempo);
+      allow_kind(RemiKind::kTempo, tempo_index_);
       if (tempo_index_ < 0) break;
-      a[static_cast<std::size_t>(remi_first_id(RemiKind::kTempo) + tempo_index_)] = false;
-      allow_pitches_above(0);
+      for (int p = RemiSettings::kMinPitch; p <= RemiSettings::kMaxPitch; ++p) {
+        a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
+      }
       break;
     case State::kAfterTempo:
-      allow_pitches_above(0);
+      for (int p = RemiSettings::kMinPitch; p <= RemiSettings::kMaxPitch; ++p) {
+        a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
+      }
       allow_positions_after(pos_ + 1);
       a[static_cast<std::size_t>(bar)] = true;
       break;
-    case State::kAfterPitch: allow_kind(RemiKind::kVelocity); break;
-    case State::kAfterVelocity: allow_kind(RemiKind::kDuration); break;
-    case State::kAfterDuration:
-      allow_pitches_above(last_pitch_ + 1);
-      allow_positions_after(pos_ + 1);
-      a[static_cast<std::size_t>(bar)] = true;
+    case State::kAfterPitch:
+      if (!opt_.compact) {
+        allow_kind(RemiKind::kVelocity);
+        break;
+      }
+      // Compact: a Velocity only if it changes, a Duration only if it changes; a note's first.
+      allow_kind(RemiKind::kVelocity, velocity_);
+      if (velocity_ < 0) break;
+      allow_kind(RemiKind::kDuration, duration_);
+      if (duration_ >= 0) allow_note_end(a);
       break;
+    case State::kAfterVelocity:
+      allow_kind(RemiKind::kDuration, opt_.compact ? duration_ : -1);
+      if (opt_.compact && duration_ >= 0) allow_note_end(a);
+      break;
+    case State::kAfterDuration: allow_note_end(a); break;
   }
 }
 
@@ -435,6 +545,10 @@ bool RemiGrammar::feed(int id) {
       bar_len_ = bar_grid(val);
       state_ = State::kAfterTimeSig;
       break;
+    case RemiKind::kKey:
+      key_index_ = val;
+      state_ = State::kAfterKey;
+      break;
     case RemiKind::kPosition:
       pos_ = val;
       last_pitch_ = -1;
@@ -448,11 +562,16 @@ bool RemiGrammar::feed(int id) {
       last_pitch_ = val;
       state_ = State::kAfterPitch;
       break;
-    case RemiKind::kVelocity: state_ = State::kAfterVelocity; break;
-    case RemiKind::kDuration: state_ = State::kAfterDuration; break;
+    case RemiKind::kVelocity:
+      velocity_ = val;
+      state_ = State::kAfterVelocity;
+      break;
+    case RemiKind::kDuration:
+      duration_ = val;
+      state_ = State::kAfterDuration;
+      break;
   }
   return true;
 }
-
 
 }  // namespace arioso::music

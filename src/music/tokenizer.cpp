@@ -19,6 +19,8 @@ nlohmann::json TokenizerConfig::to_json() const {
     j["velocity_bins"] = RemiSettings::kVelocityBins;
     j["durations"] = remi_durations();
     j["tempos"] = remi_tempos();
+    j["compact"] = remi.compact;
+    j["keys"] = remi.keys;
   }
   return j;
 }
@@ -29,6 +31,8 @@ TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
     c.name = j.at("name").get<std::string>();
     c.parts = j.value("parts", "pitched");
     c.compat_music21 = j.value("compat", "none") == "music21";
+    c.remi.compact = j.value("compact", false);
+    c.remi.keys = j.value("keys", false);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("tokenizer settings: {}", e.what()));
   }
@@ -42,16 +46,30 @@ void TokenizerConfig::validate() const {
   parse_part_selection(parts);
 }
 
+TokenizerConfig tokenizer_named(const std::string& name) {
+  TokenizerConfig c;
+  if (name == "remi") {
+    c.remi = RemiOptions{true, true};
+  } else if (name == "remi-plain") {
+    c.name = "remi";
+  } else if (name == "classic") {
+    c.name = "classic";
+  } else {
+    throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi, remi-plain or classic)", name));
+  }
+  return c;
+}
+
 std::vector<std::string> tokenize(const midi::MidiFile& file, const TokenizerConfig& config) {
   if (config.name == "classic" && config.compat_music21) return classic_tokens_music21(file);
   Score s = select_parts(score_from_midi(file), parse_part_selection(config.parts));
   if (config.name == "classic") return classic_tokens(s);
-  return remi_encode(s);
+  return remi_encode(s, config.remi);
 }
 
 Score detokenize(const std::vector<std::string>& tokens, const TokenizerConfig& config) {
   if (config.name == "classic") return classic_decode(tokens);
-  return remi_decode(tokens);
+  return remi_decode(tokens, config.remi);
 }
 
 const char* token_kind_name(TokenKind kind) {
@@ -80,9 +98,37 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
     else if (starts("Duration_")) out.push_back(TokenKind::kDuration);
     else if (starts("Velocity_")) out.push_back(TokenKind::kVelocity);
     else if (starts("Program_") || starts("Instrument_")) out.push_back(TokenKind::kInstrument);
+    else if (starts("Key_")) out.push_back(TokenKind::kStructure);
     else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*
   }
   return out;
+}
+
+Transposer::Transposer(const std::vector<std::string>& vocab, const TokenizerConfig& config)
+    : supported_(supports_transposition(config)), pitch_(vocab.size(), -1), key_(vocab.size(), -1) {
+  if (!supported_) return;
+  const auto all = remi_vocabulary(RemiOptions{false, true});
+  for (std::size_t id = 0; id < vocab.size(); ++id) {
+    if (id >= all.size() || vocab[id] != all[id]) throw Error(fmt::format("token {} ('{}') is not REMI's token {}", id, vocab[id], id));
+    if (remi_kind(static_cast<int>(id)) == RemiKind::kPitch) pitch_[id] = remi_value(static_cast<int>(id));
+    if (remi_kind(static_cast<int>(id)) == RemiKind::kKey) key_[id] = remi_value(static_cast<int>(id));
+  }
+  key0_ = remi_first_id(RemiKind::kKey);
+}
+
+bool Transposer::fits(const std::int64_t* ids, std::size_t n, int semitones) const {
+  for (std::size_t i = 0; i < n; ++i) {
+    int p = pitch_[static_cast<std::size_t>(ids[i])];
+    if (p >= 0 && (p + semitones < RemiSettings::kMinPitch || p + semitones > RemiSettings::kMaxPitch)) return false;
+  }
+  return true;
+}
+
+std::int64_t Transposer::shift(std::int64_t id, int semitones) const {
+  const auto u = static_cast<std::size_t>(id);
+  if (pitch_[u] >= 0) return id + semitones;  // Pitch ids are contiguous and ascending
+  if (key_[u] >= 0) return key0_ + ((key_[u] % 12 + semitones) % 12 + 12) % 12 + (key_[u] >= 12 ? 12 : 0);
+  return id;
 }
 
 bool supports_transposition(const TokenizerConfig& config) { return config.name == "remi"; }
@@ -93,7 +139,7 @@ Vocab::Vocab(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {
   }
 }
 
-Vocab Vocab::for_remi() { return Vocab(remi_vocabulary()); }
+Vocab Vocab::for_remi(const RemiOptions& options) { return Vocab(remi_vocabulary(options)); }
 
 std::optional<int> Vocab::find(const std::string& token) const {
   auto it = ids_.find(token);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "midi/midi_file.h"
+#include "music/remi.h"
 #include "music/score.h"
 
 namespace arioso::music {
@@ -18,11 +19,17 @@ struct TokenizerConfig {
   std::string name = "remi";   ///< "remi" or "classic"
   bool compat_music21 = false; ///< classic only: reproduce music21 5.x exactly
   std::string parts = "pitched";  ///< --parts (ignored by the music21 reading, which has its own rule)
+  RemiOptions remi;            ///< remi only: compact notes, key tokens (absent in older corpora: off)
   nlohmann::json to_json() const;
   /// Throws ConfigError for an unknown tokenizer or bad settings.
   static TokenizerConfig from_json(const nlohmann::json& j);
   void validate() const;
 };
+
+/// The settings a command-line name stands for: "remi" (arioso's default: compact notes and key
+/// tokens, chosen by measurement, docs/tokens.md), "remi-plain" (REMI as in Huang & Yang 2020:
+/// every note's Velocity and Duration, no keys), "classic" (the tutorial's). Throws ConfigError.
+TokenizerConfig tokenizer_named(const std::string& name);
 
 /// Token strings of a file under `config`.
 std::vector<std::string> tokenize(const midi::MidiFile& file, const TokenizerConfig& config);
@@ -40,13 +47,31 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
 /// Whether token sequences can be transposed (remi: yes; classic: no, its vocabulary is closed).
 bool supports_transposition(const TokenizerConfig& config);
 
+/// Transposition of token ids, for augmentation: REMI's Pitch tokens move, and its Key tokens'
+/// tonics with them; the classic vocabulary is closed and does not transpose.
+class Transposer {
+ public:
+  Transposer(const std::vector<std::string>& vocab, const TokenizerConfig& config);
+  bool supported() const { return supported_; }
+  /// Whether all `n` ids stay on the piano when moved by `semitones`.
+  bool fits(const std::int64_t* ids, std::size_t n, int semitones) const;
+  /// `id` moved by `semitones` (tokens without a pitch unchanged); check fits() first.
+  std::int64_t shift(std::int64_t id, int semitones) const;
+
+ private:
+  bool supported_ = false;
+  std::vector<int> pitch_;  // id -> MIDI pitch, or -1
+  std::vector<int> key_;    // id -> key index (tonic + 12 x minor), or -1
+  int key0_ = 0;            // id of the first Key token
+};
+
 /// Token <-> id. REMI's is fixed by its settings; classic's is the corpus's sorted token set
 /// (the tutorial's `sorted(set(notes))`).
 class Vocab {
  public:
   Vocab() = default;
   explicit Vocab(std::vector<std::string> tokens);
-  static Vocab for_remi();
+  static Vocab for_remi(const RemiOptions& options = {});
   int size() const { return static_cast<int>(tokens_.size()); }
   const std::string& token(int id) const { return tokens_.at(static_cast<std::size_t>(id)); }
   std::optional<int> find(const std::string& token) const;

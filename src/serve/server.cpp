@@ -410,7 +410,7 @@ struct Server::Impl {
       } catch (const Error& e) {
         throw BadRequest(400, fmt::format("key: {}", e.what()));
       }
-      g.key_strength = in_range(p, "key_strength", 2.5, 0, 100);
+      g.key_strength = in_range(p, "key_strength", -1, -1, 100);  // -1: the generator's default (as the command line's)
     }
     if (p.contains("keep_primer")) {
       const auto& v = p["keep_primer"];

@@ -19,7 +19,7 @@
 #include "core/files.h"
 #include "eval/originality.h"
 #include "model/checkpoint.h"
-#include "music/remi.h"
+#include "music/tokenizer.h"
 #include "render/render.h"
 
 namespace fs = std::filesystem;
@@ -331,14 +331,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     write_file_atomic(log_path, std::string("epoch,step,train_loss,valid_nll,valid_ppl,valid_acc,lr,tokens_per_s,elapsed_s\n"));
   }
 
-  // Transposition tables: id -> id shifted by s semitones (or -1 when the pitch leaves the range).
-  const bool augment = opt.augment && music::supports_transposition(corpus.tokenizer);
-  std::vector<int> pitch_of(static_cast<std::size_t>(V), -1);
-  if (augment) {
-    for (int id = 0; id < V; ++id) {
-      if (music::remi_kind(id) == music::RemiKind::kPitch) pitch_of[static_cast<std::size_t>(id)] = music::remi_value(id);
-    }
-  }
+  // Transposition (music::Transposer): Pitch and Key tokens move together.
+  const music::Transposer transposer(corpus.vocab.tokens(), corpus.tokenizer);
+  const bool augment = opt.augment && transposer.supported();
 
   // One step takes B windows on each rank: B * W in all.
   const std::int64_t GB = B * W;
@@ -383,21 +378,11 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       for (std::int64_t i = b0; i < b1; ++i) {
         std::int64_t s = starts[static_cast<std::size_t>(i)];
         int shift = augment ? shifts[static_cast<std::size_t>(i)] : 0;
-        if (shift != 0) {
-          for (std::int64_t t = 0; t <= T; ++t) {
-            int p = pitch_of[static_cast<std::size_t>(stream[static_cast<std::size_t>(s + t)])];
-            if (p >= 0 && (p + shift < music::RemiSettings::kMinPitch || p + shift > music::RemiSettings::kMaxPitch)) {
-              shift = 0;  // the window would leave the piano's range: keep it as it is
-              break;
-            }
-          }
-        }
+        // A window that would leave the piano's range stays as it is.
+        if (shift != 0 && !transposer.fits(stream.data() + s, static_cast<std::size_t>(T + 1), shift)) shift = 0;
         for (std::int64_t t = 0; t < T; ++t) {
-          std::int64_t a = stream[static_cast<std::size_t>(s + t)], c = stream[static_cast<std::size_t>(s + t + 1)];
-          if (shift != 0 && pitch_of[static_cast<std::size_t>(a)] >= 0) a += shift;
-          if (shift != 0 && pitch_of[static_cast<std::size_t>(c)] >= 0) c += shift;
-          xa[i - b0][t] = a;
-          ya[i - b0][t] = c;
+          xa[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t)], shift);
+          ya[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t + 1)], shift);
         }
       }
       x = x.to(device);
