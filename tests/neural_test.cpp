@@ -2,8 +2,10 @@
 // logits, one batch can be overfit, a mismatched or foreign checkpoint is refused, the same
 // seed gives the same pieces, top-k 1 equals greedy, a key is honoured on every note, every
 // sampled piece decodes and reads back, and the originality gate holds on a memorised corpus.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -11,6 +13,9 @@
 #include "core/files.h"
 #include "data/prepare.h"
 #include "generate/generate.h"
+#include "generate/sampler.h"
+#include "eval/originality.h"
+#include "render/render.h"
 #include "midi/midi_file.h"
 #include "model/checkpoint.h"
 #include "model/lstm_layer.h"
@@ -238,6 +243,8 @@ TEST(Train, RunResumeMismatchAndGenerate) {
   std::atomic<bool> stop{false};
   auto r = train::train(o, stop, {});
   EXPECT_EQ(r.epochs_done, 2);
+  render::write_run_loss_png(o.run_dir);
+  eval::write_copy_index(data::read_corpus(corpus), o.run_dir + "/copy_index.bin", o.run_dir + "/copy_index.json");
   for (const char* f : {"config.json", "best.pt", "last.pt", "log.csv", "loss.png", "copy_index.bin"}) {
     EXPECT_TRUE(std::filesystem::exists(o.run_dir + "/" + f)) << f;
   }
@@ -319,6 +326,7 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
   o.augment = false;
   std::atomic<bool> stop{false};
   train::train(o, stop, {});
+  eval::write_copy_index(data::read_corpus(corpus), o.run_dir + "/copy_index.bin", o.run_dir + "/copy_index.json");
   generate::Generator g(o.run_dir);
   generate::GenerateOptions go;
   go.notes = 120;
@@ -362,4 +370,68 @@ TEST(Generate, TrailingTempoAndMeterChangesAreDropped) {
   empty.tempos = {{0, 500000}, {10, 400000}};
   generate::drop_trailing_changes(empty);
   EXPECT_EQ(empty.tempos.size(), 1u);
+}
+
+// --- The sampler on hand-made logits (generate/sampler.h).
+
+TEST(Sampler, GreedyTopKTopPAndTemperature) {
+  using generate::SamplerSettings;
+  const double kNo = -INFINITY;
+  std::mt19937_64 rng(1);
+  auto draw = [&](std::vector<double> lg, const SamplerSettings& s, std::vector<bool> pen = {}) { return generate::sample_token(lg, pen, s, rng); };
+  const std::vector<double> lg = {std::log(0.2), std::log(0.5), kNo, std::log(0.3)};
+  EXPECT_EQ(draw(lg, {1.0, 0, 1.0, 1.0, true}), 1);          // greedy: the argmax
+  EXPECT_EQ(draw(lg, {1.0, 1, 1.0, 1.0, false}), 1);         // top-k 1 is greedy
+  EXPECT_EQ(draw(lg, {1e-6, 0, 1.0, 1.0, false}), 1);        // a cold temperature too
+  EXPECT_EQ(draw({kNo, kNo}, {}), -1);                        // nothing allowed
+  // Frequencies: 0.2 / 0.5 / never / 0.3, within 3 standard errors over 6000 draws.
+  auto freq = [&](const SamplerSettings& s) {
+    std::vector<double> f(4, 0);
+    for (int i = 0; i < 6000; ++i) f[static_cast<std::size_t>(draw(lg, s))] += 1.0 / 6000;
+    return f;
+  };
+  auto f = freq({});
+  EXPECT_NEAR(f[0], 0.2, 0.016);
+  EXPECT_NEAR(f[1], 0.5, 0.02);
+  EXPECT_EQ(f[2], 0);
+  EXPECT_NEAR(f[3], 0.3, 0.018);
+  // top-k 2 keeps 0.5 and 0.3: renormalised 0.625 / 0.375.
+  f = freq({1.0, 2, 1.0, 1.0, false});
+  EXPECT_EQ(f[0], 0);
+  EXPECT_NEAR(f[1], 0.625, 0.02);
+  // top-p 0.6: 0.5 is not enough, 0.5 + 0.3 is: the same two.
+  f = freq({1.0, 0, 0.6, 1.0, false});
+  EXPECT_EQ(f[0], 0);
+  EXPECT_NEAR(f[3], 0.375, 0.02);
+  // top-p 0.5 keeps the first alone.
+  f = freq({1.0, 0, 0.5, 1.0, false});
+  EXPECT_NEAR(f[1], 1.0, 1e-9);
+  // Temperature 2: probabilities as the square roots, renormalised.
+  f = freq({2.0, 0, 1.0, 1.0, false});
+  const double z = std::sqrt(0.2) + std::sqrt(0.5) + std::sqrt(0.3);
+  EXPECT_NEAR(f[0], std::sqrt(0.2) / z, 0.018);
+  EXPECT_NEAR(f[1], std::sqrt(0.5) / z, 0.02);
+}
+
+TEST(Sampler, RepetitionPenaltyAndRepeatedNgrams) {
+  std::mt19937_64 rng(2);
+  std::vector<double> lg = {2.0, -1.0, 1.5};
+  generate::SamplerSettings s;
+  s.repetition_penalty = 2.0;
+  s.greedy = true;
+  // Token 0's logit 2 becomes 1 and token 1's -1 becomes -2: token 2 (1.5) wins.
+  EXPECT_EQ(generate::sample_token(lg, {true, true, false}, s, rng), 2);
+  EXPECT_DOUBLE_EQ(lg[0], 1.0);
+  EXPECT_DOUBLE_EQ(lg[1], -2.0);
+  EXPECT_DOUBLE_EQ(lg[2], 1.5);
+  // n-grams: after 5 6 7 ... 5 6, a 3-gram ban forbids 7 (and only 7); from = 1 skips the first.
+  std::vector<bool> allowed(10, true);
+  generate::forbid_repeated_ngrams({5, 6, 7, 1, 5, 6}, 0, 3, allowed);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(allowed[static_cast<std::size_t>(i)], i != 7) << i;
+  allowed.assign(10, true);
+  generate::forbid_repeated_ngrams({5, 6, 7, 1, 5, 6}, 1, 3, allowed);
+  EXPECT_TRUE(allowed[7]);
+  allowed.assign(10, true);
+  generate::forbid_repeated_ngrams({4, 4, 4}, 0, 2, allowed);  // 4 4 seen: another 4 would repeat it
+  EXPECT_FALSE(allowed[4]);
 }

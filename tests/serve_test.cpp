@@ -15,6 +15,8 @@
 #include "midi/midi_file.h"
 #include "midi/notes.h"
 #include "music/score.h"
+#include "eval/originality.h"
+#include "render/render.h"
 #include "serve/request_policy.h"
 #include "serve/server.h"
 #include "test_util.h"
@@ -50,6 +52,8 @@ class ServeTest : public ::testing::Test {
     o.threads = 1;
     std::atomic<bool> stop{false};
     train::train(o, stop, {});
+    render::write_run_loss_png(o.run_dir);
+    eval::write_copy_index(data::read_corpus(o.corpus), o.run_dir + "/copy_index.bin", o.run_dir + "/copy_index.json");
   }
 
   void start(serve::ServeOptions o = {}) {

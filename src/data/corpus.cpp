@@ -136,8 +136,9 @@ bool is_corpus_file(const std::string& path) {
   return in.read(magic, 8) && std::memcmp(magic, kMagic, 8) == 0;
 }
 
-Corpus read_corpus(const std::string& path) {
-  std::vector<std::uint8_t> b = read_file_bytes(path);
+Corpus read_corpus(const std::string& path) { return parse_corpus(read_file_bytes(path), path); }
+
+Corpus parse_corpus(const std::vector<std::uint8_t>& b, const std::string& path) {
   if (b.size() < 12 || std::memcmp(b.data(), kMagic, 8) != 0) {
     throw FormatError(fmt::format("{}: not an arioso corpus (no ARIOSOCP magic); make one with 'arioso prepare'", path));
   }

@@ -43,6 +43,8 @@ void write_corpus(const std::string& path, const Corpus& corpus);
 bool is_corpus_file(const std::string& path);
 /// Reads a corpus; throws FormatError for a file that is not a corpus, of another version, or corrupt.
 Corpus read_corpus(const std::string& path);
+/// The same from bytes already read (`path` names them in errors).
+Corpus parse_corpus(const std::vector<std::uint8_t>& bytes, const std::string& path);
 
 /// Split of a piece from its content hash: the same file always lands in the same split,
 /// whatever else is in the folder.

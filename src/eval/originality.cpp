@@ -1,5 +1,6 @@
 // Onsets and the copy index; see originality.h.
 #include "eval/originality.h"
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -220,6 +221,26 @@ double novel_ngram_share(const std::vector<std::uint64_t>& seq, const CopyIndex&
     if (i + 1 >= n && c.length < n) ++novel;
   }
   return static_cast<double>(novel) / static_cast<double>(total);
+}
+
+void write_copy_index(const data::Corpus& corpus, const std::string& index_path, const std::string& sources_path) {
+  CopyIndex index;
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& p : corpus.pieces) {
+    if (p.split != data::Split::kTrain) continue;
+    std::vector<std::string> tokens;
+    for (auto t : p.tokens) tokens.push_back(corpus.vocab.token(t));
+    std::vector<std::uint64_t> sym;
+    try {
+      sym = onset_symbols(music::detokenize(tokens, corpus.tokenizer));
+    } catch (const Error&) {
+      continue;
+    }
+    index.add_piece(sym);
+    sources.push_back({{"file", p.source}, {"onsets", sym.size()}});
+  }
+  write_file_atomic(index_path, index.serialize());
+  write_file_atomic(sources_path, sources.dump() + "\n");
 }
 
 }  // namespace arioso::eval

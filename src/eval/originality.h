@@ -3,6 +3,7 @@
 // automaton over all pieces' onsets) that finds the longest verbatim copy and can tell, one
 // onset at a time, whether a continuation would extend a copy beyond K onsets. No libtorch.
 #pragma once
+#include "data/corpus.h"
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -91,5 +92,10 @@ std::size_t brute_force_longest_copy(const std::vector<std::uint64_t>& seq, cons
 
 /// Share of the n-grams of `seq` that occur in no reference piece (1 if seq has no n-gram).
 double novel_ngram_share(const std::vector<std::uint64_t>& seq, const CopyIndex& index, std::size_t n);
+
+/// The copy index of a corpus's training pieces, written to `index_path` (CopyIndex::serialize)
+/// with the pieces' files and onset counts as JSON in `sources_path`; pieces that do not decode
+/// are left out. Both files are written atomically.
+void write_copy_index(const data::Corpus& corpus, const std::string& index_path, const std::string& sources_path);
 
 }  // namespace arioso::eval

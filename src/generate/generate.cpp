@@ -2,6 +2,8 @@
 // next-token logits for every row, each row masks what its grammar, constraints and the
 // originality gate forbid, samples, and feeds the token back.
 #include "generate/generate.h"
+#include "generate/sampler.h"
+#include "data/run_folder.h"
 
 #include <algorithm>
 #include <cmath>
@@ -51,27 +53,20 @@ Generator::Generator(const std::string& run_dir, const std::string& device) : ru
   } else if (device != "cpu") {
     throw ConfigError(fmt::format("--device {}: use cpu or cuda", device));
   }
-  std::string ckpt = run_dir + "/best.pt";
-  if (!fs::exists(ckpt)) ckpt = run_dir + "/last.pt";
-  if (!fs::exists(ckpt)) throw Error(fmt::format("{}: no trained model (best.pt or last.pt); run 'arioso train' first", run_dir));
+  const data::RunFolder run{run_dir};
+  const std::string ckpt = run.checkpoint();
+  if (ckpt.empty()) throw Error(fmt::format("{}: no trained model (best.pt or last.pt); run 'arioso train' first", run_dir));
   model_ = model::load_checkpoint(ckpt, &meta_);
   model_->to(device_);
   model_->eval();
   tokenizer_ = music::TokenizerConfig::from_json(meta_.tokenizer);
   vocab_ = music::Vocab(meta_.vocab);
   if (vocab_.hash() != meta_.vocab_hash) throw FormatError(fmt::format("{}: vocabulary does not match its hash", ckpt));
-  std::string index_path = run_dir + "/copy_index.bin";
-  if (fs::exists(index_path)) index_ = eval::CopyIndex::deserialize(read_file_bytes(index_path), index_path);
-  std::string src = run_dir + "/copy_index.json";
-  if (fs::exists(src)) {
-    auto b = read_file_bytes(src);
-    for (const auto& j : nlohmann::json::parse(b.begin(), b.end())) sources_.push_back(j.value("file", ""));
+  if (fs::exists(run.copy_index())) index_ = eval::CopyIndex::deserialize(read_file_bytes(run.copy_index()), run.copy_index());
+  if (fs::exists(run.copy_sources())) {
+    for (const auto& j : data::read_json_file(run.copy_sources())) sources_.push_back(j.value("file", ""));
   }
-  std::string cfg = run_dir + "/config.json";
-  if (fs::exists(cfg)) {
-    auto b = read_file_bytes(cfg);
-    corpus_path_ = nlohmann::json::parse(b.begin(), b.end()).value("corpus", "");
-  }
+  if (fs::exists(run.config())) corpus_path_ = data::read_json_file(run.config()).value("corpus", "");
 }
 
 void drop_trailing_changes(music::Score& score) {
@@ -305,6 +300,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
 
   std::vector<bool> allowed(static_cast<std::size_t>(V));
   std::vector<double> lg(static_cast<std::size_t>(V));
+  std::vector<bool> penalized(static_cast<std::size_t>(V));
+  const SamplerSettings sampler{o.temperature, o.top_k, o.top_p, o.repetition_penalty, o.greedy};
   for (int step = 0; step < o.max_tokens; ++step) {
     bool any = false;
     auto L = logits.to(torch::kCPU, torch::kFloat).contiguous();
@@ -331,71 +328,33 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
           if (k == music::RemiKind::kPosition || k == music::RemiKind::kBar) allowed[static_cast<std::size_t>(id)] = false;
         }
       }
-      if (o.no_repeat_ngram > 1 && static_cast<int>(s.ids.size()) >= o.no_repeat_ngram - 1) {
-        std::size_t n = static_cast<std::size_t>(o.no_repeat_ngram), len = s.ids.size();
-        for (std::size_t i = s.primer_len; i + n <= len; ++i) {
-          if (std::equal(s.ids.begin() + static_cast<long>(i), s.ids.begin() + static_cast<long>(i + n - 1), s.ids.end() - static_cast<long>(n - 1))) {
-            allowed[static_cast<std::size_t>(s.ids[i + n - 1])] = false;
-          }
-        }
-      }
-      double best = -1e300;
-      int argmax = -1;
+      if (o.no_repeat_ngram > 1) forbid_repeated_ngrams(s.ids, s.primer_len, o.no_repeat_ngram, allowed);
       for (int id = 0; id < V; ++id) {
         auto u = static_cast<std::size_t>(id);
         lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] - (out_of_key[u] ? key_strength : 0.0)
                            : -INFINITY;
       }
+      // The repetition penalty falls on the pitches of the last 64 generated tokens.
+      std::fill(penalized.begin(), penalized.end(), false);
       if (o.repetition_penalty != 1.0) {
         std::size_t from = s.ids.size() > 64 ? s.ids.size() - 64 : 0;
-        std::vector<bool> seen(static_cast<std::size_t>(V), false);
-        for (std::size_t i = std::max(from, s.primer_len); i < s.ids.size(); ++i) seen[static_cast<std::size_t>(s.ids[i])] = true;
-        for (int id = 0; id < V; ++id) {
-          auto u = static_cast<std::size_t>(id);
-          if (!seen[u] || !std::isfinite(lg[u]) || (remi && pitch_of[u] < 0)) continue;
-          lg[u] = lg[u] > 0 ? lg[u] / o.repetition_penalty : lg[u] * o.repetition_penalty;
+        for (std::size_t i = std::max(from, s.primer_len); i < s.ids.size(); ++i) {
+          auto u = static_cast<std::size_t>(s.ids[i]);
+          penalized[u] = !remi || pitch_of[u] >= 0;
         }
       }
-      for (int id = 0; id < V; ++id) {
-        if (lg[static_cast<std::size_t>(id)] > best) best = lg[static_cast<std::size_t>(id)], argmax = id;
-      }
-      if (argmax < 0) {  // nothing allowed: the gate closed every way on; end the piece here
+      const int pick = sample_token(lg, penalized, sampler, s.rng);
+      if (pick < 0) {  // nothing allowed: the gate closed every way on; end the piece here
         s.gated = true;
         finish(s);
         continue;
       }
-      int pick = argmax;
-      if (!o.greedy) {
-        std::vector<std::pair<double, int>> probs;
-        double t = std::max(1e-4, o.temperature);
-        for (int id = 0; id < V; ++id) {
-          double v = lg[static_cast<std::size_t>(id)];
-          if (std::isfinite(v)) probs.emplace_back(std::exp((v - best) / t), id);
-        }
-        std::sort(probs.begin(), probs.end(), [](auto& a, auto& c) { return a.first > c.first; });
-        if (o.top_k > 0 && static_cast<int>(probs.size()) > o.top_k) probs.resize(static_cast<std::size_t>(o.top_k));
-        double total = 0;
-        for (auto& p : probs) total += p.first;
-        if (o.top_p < 1.0) {
-          double acc = 0;
-          std::size_t keep = 0;
-          while (keep < probs.size() && acc < o.top_p * total) acc += probs[keep++].first;
-          probs.resize(std::max<std::size_t>(1, keep));
-          total = acc > 0 ? acc : probs[0].first;
-        }
-        double r = std::uniform_real_distribution<double>(0, total)(s.rng);
-        pick = probs.back().second;
-        for (auto& p : probs) {
-          if (r < p.first) {
-            pick = p.second;
-            break;
-          }
-          r -= p.first;
-        }
-      }
-      // Length limits end the piece at a clean boundary.
+      // Length limits end the piece at a clean boundary: before the token that would start a
+      // new note, onset or bar.
       if (remi) {
         auto kind = music::remi_kind(pick);
+        const bool starts_something = kind == music::RemiKind::kPitch || kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar;
+        if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes && starts_something) { finish(s); continue; }
         if (kind == music::RemiKind::kBar && o.bars > 0 && s.bars >= o.bars) { finish(s); continue; }
         if (o.seconds > 0 && (kind == music::RemiKind::kBar || kind == music::RemiKind::kPosition)) {
           std::int64_t g = kind == music::RemiKind::kBar ? s.bar_start + s.bar_len : s.bar_start + music::remi_value(pick);
@@ -406,7 +365,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
         if (o.seconds > 0 && s.sec >= o.seconds) { finish(s); continue; }
       }
       apply(s, pick, true);
-      if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes) finish(s);
+      if (!remi && o.notes > 0 && static_cast<int>(s.notes) >= o.notes) finish(s);
       next[static_cast<std::size_t>(b)] = pick;
       any = any || !s.done;
     }

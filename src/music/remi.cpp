@@ -360,9 +360,14 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
   bool any_bar = false;
   Note pending;
   bool open = false;  // a note whose Velocity/Duration may still follow
-  int velocity = 0, duration = 0, key = -1;
+  int velocity = -1, duration = -1, key = -1;
+  bool stated = false;  // plain REMI: the open note's own Duration was seen
   auto flush = [&] {
-    if (!open) return;
+    // A note cut off before its values (a truncated sequence) is dropped, as it cannot sound.
+    if (!open || velocity < 0 || duration < 0 || (!opt.compact && !stated)) {
+      open = false;
+      return;
+    }
     pending.velocity = velocity_value(velocity);
     pending.end_tick = pending.start_tick + static_cast<std::uint64_t>(durations_table()[static_cast<std::size_t>(duration)]) * kTicksPerGrid;
     s.notes.push_back(pending);
@@ -408,12 +413,14 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
         pending.pitch = val;
         pending.start_tick = static_cast<std::uint64_t>(bar_start + grammar.position()) * kTicksPerGrid;
         open = true;
+        stated = false;
         break;
       case RemiKind::kVelocity:
         velocity = val;
         break;
       case RemiKind::kDuration:
         duration = val;
+        stated = true;
         break;
     }
   }

@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "music/pitch.h"
 #include "render/render.h"
+#include <filesystem>
+#include "data/run_folder.h"
 
 namespace arioso::render {
 
@@ -160,6 +162,22 @@ void write_loss_png(const std::string& path, const std::vector<LossPoint>& pts, 
   line(false, 0.15, 0.4, 0.8, "train loss (nats/token)", 20);
   line(true, 0.85, 0.35, 0.1, "validation NLL", 36);
   finish_png(surface, cr, path);
+}
+
+void write_run_loss_png(const std::string& run_dir) {
+  const data::RunFolder run{run_dir};
+  std::vector<LossPoint> points;
+  for (const auto& r : data::read_log(run.log())) points.push_back({r.epoch, r.train_loss, r.valid_nll});
+  std::string title = run_dir;
+  if (std::filesystem::exists(run.config())) {
+    const auto c = data::read_json_file(run.config());
+    const int ranks = c.value("world_size", 1);
+    title = fmt::format("{} {} on {} ({} tokenizer{})", c.value("/model/arch"_json_pointer, std::string("?")),
+                        c.value("/train/preset"_json_pointer, std::string("?")),
+                        std::filesystem::path(c.value("corpus", std::string("?"))).filename().string(),
+                        c.value("/tokenizer/name"_json_pointer, std::string("?")), ranks > 1 ? fmt::format(", {} ranks", ranks) : "");
+  }
+  write_loss_png(run.loss_png(), points, title);
 }
 
 }  // namespace arioso::render

@@ -33,5 +33,7 @@ struct LossPoint {
 };
 /// Training and validation loss against epochs.
 void write_loss_png(const std::string& path, const std::vector<LossPoint>& points, const std::string& title);
+/// The loss curve of a run folder (its log.csv) into its loss.png, titled from its config.json.
+void write_run_loss_png(const std::string& run_dir);
 
 }  // namespace arioso::render

@@ -27,6 +27,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "data/run_folder.h"
 #include "eval/analyze.h"
 #include "generate/generate.h"
 #include "midi/midi_file.h"
@@ -92,30 +93,6 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// log.csv as rows of numbers (an empty field is null).
-json read_log(const std::string& path) {
-  json rows = json::array();
-  std::ifstream in(path);
-  std::string line;
-  std::vector<std::string> names;
-  if (!std::getline(in, line)) return rows;
-  {
-    std::stringstream ss(line);
-    std::string f;
-    while (std::getline(ss, f, ',')) names.push_back(f);
-  }
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f;
-    json row = json::object();
-    for (std::size_t i = 0; i < names.size() && std::getline(ss, f, ','); ++i) {
-      row[names[i]] = f.empty() ? json(nullptr) : json(std::strtod(f.c_str(), nullptr));
-    }
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 std::string new_id() {
   static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
   static std::mutex m;
@@ -169,14 +146,10 @@ struct Server::Impl {
     for (const auto& dir : o.runs) {
       auto run = std::make_unique<Run>();
       run->dir = fs::absolute(dir).lexically_normal().string();
-      if (!fs::exists(dir + "/config.json") || !(fs::exists(dir + "/best.pt") || fs::exists(dir + "/last.pt"))) {
+      if (!data::RunFolder{dir}.holds_run()) {
         throw ConfigError(fmt::format("{}: not a run folder (config.json and best.pt or last.pt expected)", dir));
       }
-      try {
-        run->config = json::parse(read_text(dir + "/config.json"));
-      } catch (const json::exception& e) {
-        throw FormatError(fmt::format("{}/config.json: {}", dir, e.what()));
-      }
+      run->config = data::read_json_file(data::RunFolder{dir}.config());
       std::string name = fs::path(run->dir).filename().string();
       if (name.empty()) name = "run";
       std::string unique = name;
@@ -214,13 +187,10 @@ struct Server::Impl {
     json j{{"name", r.name}, {"model", c.value("/model/arch"_json_pointer, "")}, {"preset", c.value("/model/preset"_json_pointer, "")},
            {"tokenizer", c.value("/tokenizer/name"_json_pointer, "")}, {"parameters", c.value("parameters", 0)},
            {"corpus", fs::path(c.value("corpus", "")).filename().string()}, {"world_size", c.value("world_size", 1)}};
-    json rows = read_log(r.dir + "/log.csv");
+    const auto rows = data::read_log(data::RunFolder{r.dir}.log());
     double best = NAN;
     for (const auto& row : rows) {
-      if (row.contains("valid_nll") && row["valid_nll"].is_number()) {
-        double v = row["valid_nll"].get<double>();
-        if (!(best <= v)) best = v;
-      }
+      if (!std::isnan(row.valid_nll) && !(best <= row.valid_nll)) best = row.valid_nll;
     }
     j["valid_nll"] = std::isnan(best) ? json(nullptr) : json(best);
     j["epochs"] = rows.size();
@@ -251,7 +221,7 @@ struct Server::Impl {
       const Run* r = find_run(req.matches[1], res);
       if (!r) return;
       json info = run_info(*r);
-      send_json(res, 200, {{"run", info}, {"epochs", read_log(r->dir + "/log.csv")}, {"train", r->config.value("train", json::object())},
+      send_json(res, 200, {{"run", info}, {"epochs", data::log_json(data::read_log(data::RunFolder{r->dir}.log()))}, {"train", r->config.value("train", json::object())},
                            {"loss_png", fmt::format("/api/runs/{}/loss.png", r->name)}});
     });
     http.Get(R"(/api/runs/([^/]+)/loss\.png)", [this](const httplib::Request& req, httplib::Response& res) {

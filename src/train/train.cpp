@@ -17,10 +17,9 @@
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "eval/originality.h"
+#include "data/run_folder.h"
 #include "model/checkpoint.h"
 #include "music/tokenizer.h"
-#include "render/render.h"
 
 namespace fs = std::filesystem;
 
@@ -212,22 +211,6 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
 }
 
-std::vector<render::LossPoint> read_log_points(const std::string& path) {
-  std::vector<render::LossPoint> pts;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string f;
-    std::vector<std::string> v;
-    while (std::getline(ss, f, ',')) v.push_back(f);
-    if (v.size() < 4) continue;
-    pts.push_back({std::stod(v[0]), std::stod(v[2]), v[3].empty() ? NAN : std::stod(v[3])});
-  }
-  return pts;
-}
-
 }  // namespace
 
 TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, const ProgressFn& progress,
@@ -328,7 +311,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
                         {"gradient_bytes_per_step", W > 1 ? reducer.gradient_bytes() : 0}};
   if (lead) write_file_atomic(opt.run_dir + "/config.json", config.dump(2) + "\n");
   if (lead && (!opt.resume || !fs::exists(log_path))) {
-    write_file_atomic(log_path, std::string("epoch,step,train_loss,valid_nll,valid_ppl,valid_acc,lr,tokens_per_s,elapsed_s\n"));
+    write_file_atomic(log_path, std::string(data::log_header()) + "\n");
   }
 
   // Transposition (music::Transposer): Pitch and Key tokens move together.
@@ -506,9 +489,6 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
                          vs.tokens ? fmt::format("{:.4f}", rep.valid_ppl) : "", vs.tokens ? fmt::format("{:.5f}", rep.valid_acc) : "",
                          rep.lr, rep.tokens_per_s, rep.elapsed_s);
     }
-    if (lead) render::write_loss_png(opt.run_dir + "/loss.png", read_log_points(log_path),
-                           fmt::format("{} {} on {} ({} tokenizer{})", opt.arch, opt.preset, fs::path(opt.corpus).filename().string(), corpus.tokenizer.name,
-                                       W > 1 ? fmt::format(", {} ranks", W) : ""));
     result.epochs.push_back(rep);
     if (on_epoch) on_epoch(rep);
     if (cut) break;
@@ -528,25 +508,6 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     }
     result.parameter_hash = h;
   }
-  if (!lead) return result;
-  // The originality index of the training pieces, for generate's copy gate.
-  eval::CopyIndex index;
-  nlohmann::json sources = nlohmann::json::array();
-  for (const auto& p : corpus.pieces) {
-    if (p.split != data::Split::kTrain) continue;
-    std::vector<std::string> tokens;
-    for (auto t : p.tokens) tokens.push_back(corpus.vocab.token(t));
-    std::vector<std::uint64_t> sym;
-    try {
-      sym = eval::onset_symbols(music::detokenize(tokens, corpus.tokenizer));
-    } catch (const Error&) {
-      continue;
-    }
-    index.add_piece(sym);
-    sources.push_back({{"file", p.source}, {"onsets", sym.size()}});
-  }
-  write_file_atomic(opt.run_dir + "/copy_index.bin", index.serialize());
-  write_file_atomic(opt.run_dir + "/copy_index.json", sources.dump() + "\n");
   return result;
 }
 

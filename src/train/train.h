@@ -1,6 +1,7 @@
 // `arioso train` as a library call: windows of a corpus, AdamW (or RMSprop) with warm-up and
 // cosine decay, clipping, transposition augmentation, validation every epoch, early stopping,
-// checkpoints (best.pt, last.pt), log.csv, loss.png, resume, and a clean stop on request.
+// checkpoints (best.pt, last.pt), log.csv, resume, and a clean stop on request. Pictures and the
+// copy index of a run are made by its caller (render::write_run_loss_png, eval::write_copy_index).
 #pragma once
 #include <atomic>
 #include <string>
