@@ -47,11 +47,13 @@ test-fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARIOSO_WITH_TORCH=OFF -DARIOSO_BUILD_TESTS=OFF -DARIOSO_FUZZ=ON >/dev/null
 	cmake --build $(BUILD)-fuzz -j$(JOBS) --target smf_reader_fuzz
 	mkdir -p $(BUILD)-fuzz/corpus && cp fuzz/corpus/* $(BUILD)-fuzz/corpus/
-	$(BUILD)-fuzz/fuzz/smf_reader_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=1024 -print_final_stats=1 $(BUILD)-fuzz/corpus fuzz/corpus 2>&1 | tail -n 12
+	$(BUILD)-fuzz/fuzz/smf_reader_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=1024 -print_final_stats=1 $(BUILD)-fuzz/corpus fuzz/corpus > $(BUILD)-fuzz/smf_reader.log 2>&1; \
+	  rc=$$?; tail -n 12 $(BUILD)-fuzz/smf_reader.log; exit $$rc
 	cmake --build $(BUILD)-fuzz -j$(JOBS) --target token_decode_fuzz corpus_reader_fuzz
 	for t in token_decode corpus_reader; do \
 	  mkdir -p $(BUILD)-fuzz/$$t-corpus && cp fuzz/$$t-corpus/* $(BUILD)-fuzz/$$t-corpus/ && \
-	  $(BUILD)-fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_EXTRA_SECONDS) -max_len=8192 -rss_limit_mb=1024 -print_final_stats=1 $(BUILD)-fuzz/$$t-corpus 2>&1 | tail -n 4 || exit 1; \
+	  $(BUILD)-fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_EXTRA_SECONDS) -max_len=8192 -rss_limit_mb=1024 -print_final_stats=1 $(BUILD)-fuzz/$$t-corpus > $(BUILD)-fuzz/$$t.log 2>&1; \
+	  rc=$$?; tail -n 4 $(BUILD)-fuzz/$$t.log; [ $$rc -eq 0 ] || exit 1; \
 	done
 
 clean:
