@@ -207,7 +207,6 @@ BlasChoice configure_openblas() {
   return c;
 }
 
-const BlasChoice& last_blas_choice() { return g_choice; }
 
 bool set_blas_threads(int threads) {
   using SetFn = void (*)(int);

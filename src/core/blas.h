@@ -32,7 +32,4 @@ BlasChoice configure_openblas();
 /// one libtorch thread and two OpenBLAS threads): arioso gives the cores to OpenBLAS.
 bool set_blas_threads(int threads);
 
-/// The outcome of the last configure_openblas() call (or an empty choice).
-const BlasChoice& last_blas_choice();
-
 }  // namespace arioso

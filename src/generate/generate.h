@@ -72,9 +72,10 @@ class Generator {
   const music::TokenizerConfig& tokenizer() const { return tokenizer_; }
   const music::Vocab& vocab() const { return vocab_; }
   const model::CheckpointMeta& meta() const { return meta_; }
-  /// "fp32" (default, exact) or "bf16": an LSTM's one-token steps read bfloat16 weights, about
-  /// twice as fast at batch 1 where reading the weights bounds the step (bench/RESULTS.md); the
-  /// logits move by ~1e-4..1e-2, so samples can differ from fp32's. Throws ConfigError otherwise.
+  /// "fp32" (default, exact) or "bf16": an LSTM's one-token steps read bfloat16 weights (half the
+  /// bytes, which is what bounds a batch-1 step); it pays only in builds without oneDNN: with it,
+  /// float steps ran 2x faster than bf16 here (bench/RESULTS.md). The logits move by ~1e-4..1e-2,
+  /// so samples can differ from fp32's. Throws ConfigError otherwise.
   void set_precision(const std::string& precision);
   /// Composes `options.num` pieces in one batch.
   std::vector<Piece> generate(const GenerateOptions& options);

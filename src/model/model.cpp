@@ -197,9 +197,6 @@ class LstmLM : public SequenceModel {
   }
 
   std::int64_t context() const override { return 0; }
-  void select_rows(State& s, const torch::Tensor& rows) const override {
-    for (auto& t : s.tensors) t = t.index_select(1, rows);  // (L, B, H)
-  }
 
  private:
   torch::nn::Embedding embedding_{nullptr};
@@ -304,9 +301,6 @@ class TransformerLM : public SequenceModel {
     return torch::matmul(ln_->forward(h), tok_->weight.t());  // weight-tied output: (B, T, V)
   }
   std::int64_t context() const override { return config_.context; }
-  void select_rows(State& s, const torch::Tensor& rows) const override {
-    for (auto& t : s.tensors) if (t.defined()) t = t.index_select(0, rows);
-  }
 
  private:
   torch::nn::Embedding tok_{nullptr}, pos_{nullptr};

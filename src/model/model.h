@@ -46,8 +46,6 @@ class SequenceModel : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x, State* state) = 0;
   /// Longest input the model can see at once (0 = unbounded, an LSTM).
   virtual std::int64_t context() const = 0;
-  /// Keeps only batch rows `rows` of a state (for batched generation that drops finished pieces).
-  virtual void select_rows(State& state, const torch::Tensor& rows) const = 0;
   /// Precision of the weights in one-token steps (generation): torch::kFloat (exact, the
   /// default) or torch::kBFloat16 (LSTM only: half the bytes to read per token, which is what
   /// bounds a step at batch 1; logits within ~1e-2 of float). Training is always float.

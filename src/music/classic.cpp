@@ -204,10 +204,6 @@ static std::optional<std::vector<int>> parse_chord(const std::string& t) {
   return pcs;
 }
 
-bool is_classic_token(const std::string& token) {
-  return parse_pitch_name(token).has_value() || parse_chord(token).has_value();
-}
-
 Score classic_decode(const std::vector<std::string>& tokens, int velocity) {
   Score s;
   s.ticks_per_quarter = 480;

@@ -28,7 +28,5 @@ std::vector<std::string> classic_tokens(const Score& score);
 /// naming the index of a token that is neither a pitch name nor a chord.
 Score classic_decode(const std::vector<std::string>& tokens, int velocity = 100);
 
-/// True if `token` is a pitch name (e.g. "C#4") or a chord ("0.4.7").
-bool is_classic_token(const std::string& token);
 
 }  // namespace arioso::music

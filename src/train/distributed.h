@@ -1,5 +1,5 @@
-// Data-parallel training over PyTorch's c10d: a process group (Gloo on CPU, NCCL where a CUDA
-// libtorch has it) met through a TCPStore, and a gradient reducer that all-reduces gradients in
+// Data-parallel training over PyTorch's c10d: a Gloo process group (the only backend wired in;
+// CUDA tensors would go through Gloo too, NCCL is not wired) met through a TCPStore, and a gradient reducer that all-reduces gradients in
 // buckets as the backward pass produces them. A group of one rank does nothing at all.
 #pragma once
 #include <chrono>
@@ -35,7 +35,7 @@ int free_loopback_port();
 class Group {
  public:
   /// Joins the group (blocks until all ranks have arrived, or the timeout passes).
-  /// `device` picks the backend: Gloo for CPU tensors, NCCL for CUDA where libtorch has it.
+  /// The backend is Gloo whatever `device` is (NCCL is not wired in).
   Group(const DistOptions& options, torch::Device device);
   ~Group();
   Group(const Group&) = delete;
