@@ -260,8 +260,10 @@ int remi_value(int id) { return vocab().value[static_cast<std::size_t>(id)]; }
 int remi_first_id(RemiKind k) { return vocab().first[static_cast<int>(k)]; }
 int remi_count(RemiKind k) { return vocab().count[static_cast<int>(k)]; }
 
-Score remi_quantize(const Score& s) {
-  Grid g = to_grid(s);
+namespace {
+
+/// The music a grid holds, at 480 ticks per quarter (remi_quantize's result).
+Score score_of_grid(const Grid& g) {
   Score q;
   q.ticks_per_quarter = 480;
   for (const auto& n : g.notes) {
@@ -281,6 +283,10 @@ Score remi_quantize(const Score& s) {
   for (const auto& t : g.tempo) q.tempos.push_back({static_cast<std::uint64_t>(t.first) * kTicksPerGrid, tempo_us(t.second)});
   return q;
 }
+
+}  // namespace
+
+Score remi_quantize(const Score& s) { return score_of_grid(to_grid(s)); }
 
 std::vector<int> remi_bar_keys(const Score& q) {
   auto bars = bar_starts(q);
@@ -318,7 +324,7 @@ std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
   Grid g = to_grid(s);
   const auto& V = vocab();
   std::vector<int> bar_keys;
-  if (opt.keys) bar_keys = remi_bar_keys(remi_quantize(s));
+  if (opt.keys) bar_keys = remi_bar_keys(score_of_grid(g));  // keys from the notes as encoded
   std::vector<std::string> out;
   std::size_t ni = 0, ti = 0, bar_index = 0;
   int velocity = -1, duration = -1;
@@ -504,18 +510,9 @@ void RemiGrammar::allowed(std::vector<bool>& a) const {
     case State::kAfterKey: after_opening(); break;
     case State::kAfterPosition:
       allow_kind(RemiKind::kTempo, tempo_index_);
-      if (tempo_index_ < 0) break;
-      for (int p = RemiSettings::kMinPitch; p <= RemiSettings::kMaxPitch; ++p) {
-        a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
-      }
+      if (tempo_index_ >= 0) allow_kind(RemiKind::kPitch);
       break;
-    case State::kAfterTempo:
-      for (int p = RemiSettings::kMinPitch; p <= RemiSettings::kMaxPitch; ++p) {
-        a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
-      }
-      allow_positions_after(pos_ + 1);
-      a[static_cast<std::size_t>(bar)] = true;
-      break;
+    case State::kAfterTempo: allow_note_end(a); break;  // last_pitch_ is -1 after a Position
     case State::kAfterPitch:
       if (!opt_.compact) {
         allow_kind(RemiKind::kVelocity);
