@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   auto tok = torch::zeros({1, 1}, torch::kLong);
   double g0 = now();
   for (int i = 0; i < kNotes; ++i) {
-    if (m->context() > 0 && st.position >= m->context()) st = model::State{};  // a Transformer's window is full: start over
+    if (!m->slides() && st.position >= m->context()) st = model::State{};  // learned positions: the window is full, start over
     tok = m->forward(tok, &st).select(1, -1).argmax(-1).unsqueeze(0);
   }
   double inc = kNotes / (now() - g0);

@@ -334,6 +334,8 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
   go.repetition_penalty = 1.0;
   go.max_copy = 0;
   auto free = g.generate(go);
+  EXPECT_EQ(free[0].notes, 120u);  // --notes ends the piece before its 121st note
+  EXPECT_EQ(free[0].score.notes.size(), 120u);
   EXPECT_GT(free[0].copy.longest_onsets, 3u);  // the memorising model copies beyond K = 3
   go.max_copy = 3;
   auto gated = g.generate(go);

@@ -70,6 +70,28 @@ void check(const std::string& arch, model::ModelConfig cfg) {
   EXPECT_NEAR(s.nll(), c["sequence_nll_per_token"].get<double>(), kAtol) << arch;
   auto batched = train::score_sequences(*m, {&seq}, torch::kCPU);
   EXPECT_NEAR(batched[0].nll(), c["sequence_nll_per_token"].get<double>(), kAtol) << arch;
+  // Generation's way: one token per call with carried state (a Transformer's key/value cache).
+  torch::NoGradGuard ng;
+  model::State st;
+  std::vector<torch::Tensor> steps;
+  for (std::size_t i = 0; i + 1 < seq.size(); ++i) {
+    steps.push_back(m->forward(torch::tensor({static_cast<std::int64_t>(seq[i])}).view({1, 1}), &st)[0]);
+  }
+  expect_close(torch::cat(steps), c["sequence_logits"].get<std::vector<double>>(), arch + " one-token steps");
+  EXPECT_EQ(st.position, static_cast<std::int64_t>(seq.size() - 1));
+}
+
+model::ModelConfig tiny_transformer(const std::string& positions) {
+  model::ModelConfig c;
+  c.arch = "transformer";
+  c.vocab_size = 11;
+  c.d_model = 8;
+  c.heads = 2;
+  c.blocks = 2;
+  c.context = 16;
+  c.dropout = 0;
+  c.positions = positions;
+  return c;
 }
 
 }  // namespace
@@ -86,16 +108,54 @@ TEST(PyTorchReference, Lstm) {
   check("lstm", c);
 }
 
-TEST(PyTorchReference, Transformer) {
-  model::ModelConfig c;
-  c.arch = "transformer";
-  c.vocab_size = 11;
-  c.d_model = 8;
-  c.heads = 2;
-  c.blocks = 2;
-  c.context = 16;
-  c.dropout = 0;
-  check("transformer", c);
+TEST(PyTorchReference, Transformer) { check("transformer", tiny_transformer("learned")); }
+
+TEST(PyTorchReference, TransformerRotary) { check("transformer_rotary", tiny_transformer("rotary")); }
+
+// Past the context, a rotary model's cache drops its oldest steps. With one block, keys and
+// values depend on a token and its position only, and attention on distances only, so each
+// step must equal a fresh pass over the steps the cache still holds.
+TEST(Transformer, SlidingCacheEqualsAFreshWindow) {
+  auto c = tiny_transformer("rotary");
+  c.blocks = 1;
+  c.context = 8;
+  torch::manual_seed(3);
+  auto m = model::make_model(c);
+  m->eval();
+  torch::NoGradGuard ng;
+  ASSERT_TRUE(m->slides());
+  model::State st;
+  std::vector<std::int64_t> seq;
+  for (int i = 0; i < 30; ++i) {
+    seq.push_back((i * 5 + 3) % 11);
+    auto step = m->forward(torch::tensor({seq.back()}).view({1, 1}), &st)[0][0];
+    ASSERT_LE(st.cached, c.context);
+    ASSERT_EQ(st.position, i + 1);
+    std::vector<std::int64_t> window(seq.end() - st.cached, seq.end());
+    auto fresh = m->forward(torch::tensor(window).view({1, -1}), nullptr)[0][-1];
+    ASSERT_TRUE(torch::allclose(step, fresh, 1e-4, 1e-5)) << "step " << i << ", " << st.cached << " cached";
+  }
+  EXPECT_LT(st.cached, 30);  // it did slide
+  // Learned positions cannot: the caller starts again (generate does).
+  auto learned = model::make_model(tiny_transformer("learned"));
+  EXPECT_FALSE(learned->slides());
+}
+
+// Long inputs go through attention in chunks of 128 queries: the same as one at a time.
+TEST(Transformer, ChunkedAttentionEqualsStepByStep) {
+  auto c = tiny_transformer("rotary");
+  c.context = 300;
+  torch::manual_seed(5);
+  auto m = model::make_model(c);
+  m->eval();
+  torch::NoGradGuard ng;
+  auto x = torch::randint(0, 11, {2, 300}, torch::kLong);
+  auto whole = m->forward(x, nullptr);
+  model::State st;
+  auto first = m->forward(x.narrow(1, 0, 129), &st);  // a primer of two chunks, then steps
+  std::vector<torch::Tensor> parts{first};
+  for (int t = 129; t < 300; ++t) parts.push_back(m->forward(x.narrow(1, t, 1), &st));
+  EXPECT_TRUE(torch::allclose(whole, torch::cat(parts, 1), 1e-4, 1e-5));
 }
 
 TEST(Scoring, BatchedEqualsOneByOne) {

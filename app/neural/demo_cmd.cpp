@@ -79,6 +79,7 @@ int cmd_demo(int argc, char** argv) {
     to.run_dir = run;
     to.arch = arch;
     to.preset = preset;
+    to.batch_size = train::default_batch_size(arch);
     to.time_limit_min = minutes;
     to.epochs = 0;  // as many as the budget allows
     to.patience = 4;

@@ -45,7 +45,7 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--input", input, "lstm input: embedding, or scalar (the tutorial's id/vocab)")->check(CLI::IsMember({"embedding", "scalar"}));
   app.add_option("--epochs", o.epochs, "passes over the corpus (default 20; with --time-limit and no --epochs, as many as the time allows)");
   app.add_option("--time-limit", o.time_limit_min, "minutes (0 = none); the learning-rate schedule spans them");
-  app.add_option("--batch-size", o.batch_size)->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "windows per step (default 32 for an LSTM, 8 for a Transformer)");
   app.add_option("--window", o.window, "tokens per training window (default 256 LSTM, context for Transformer)");
   app.add_option("--lr", o.lr)->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay)->capture_default_str();
@@ -69,6 +69,7 @@ int cmd_train(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (app.get_option("--batch-size")->count() == 0) o.batch_size = train::default_batch_size(o.arch);
   o.dist = train::DistOptions::from_env(o.dist, world_opt->count() > 0, rank_opt->count() > 0, addr_opt->count() > 0, port_opt->count() > 0);
   if (ranks > 1) check_local_ranks(ranks, o);
   bool prepared = false, named_run = false;

@@ -261,8 +261,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       s.us_per_quarter = 60e6 / music::remi_tempos()[static_cast<std::size_t>(music::remi_value(id))];
     } else if (kind == music::RemiKind::kPitch) {
       s.onset_pitches.push_back(music::remi_value(id));
-    } else if (kind == music::RemiKind::kPitch && generated) {
-      ++s.notes;  // a note is its Pitch (compact REMI may state no Duration)
+      if (generated) ++s.notes;  // a note is its Pitch (compact REMI may state no Duration)
     }
   };
   auto seconds_at = [&](const Slot& s, std::int64_t grid) {
@@ -383,8 +382,9 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       o.on_progress(std::clamp(least, 0.0, 1.0));
     }
     for (int b = 0; b < B; ++b) model_inputs[static_cast<std::size_t>(b)].push_back(static_cast<int>(next[static_cast<std::size_t>(b)]));
-    if (ctx > 0 && state.position + 1 > ctx) {
-      // The Transformer's context is full: start again from the last half-context of each row.
+    if (ctx > 0 && !model_->slides() && state.position + 1 > ctx) {
+      // A context of learned positions is full: start again from the last half-context of each
+      // row. (With rotary positions the model drops its oldest cached steps itself.)
       std::vector<std::int64_t> in;
       std::size_t keep = static_cast<std::size_t>(ctx / 2);
       for (int b = 0; b < B; ++b) {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
+#include <tuple>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,7 +21,8 @@ namespace arioso::model {
 nlohmann::json ModelConfig::to_json() const {
   return {{"arch", arch}, {"preset", preset}, {"vocab_size", vocab_size}, {"dropout", dropout},
           {"scalar_input", scalar_input}, {"embed", embed}, {"hidden", hidden}, {"layers", layers},
-          {"dense", dense}, {"d_model", d_model}, {"heads", heads}, {"blocks", blocks}, {"context", context}};
+          {"dense", dense}, {"d_model", d_model}, {"heads", heads}, {"blocks", blocks}, {"context", context},
+          {"positions", positions}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -38,9 +41,11 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.heads = j.at("heads");
     c.blocks = j.at("blocks");
     c.context = j.at("context");
+    c.positions = j.value("positions", "learned");  // runs from before rotary positions
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(fmt::format("model config: {}", e.what()));
   }
+  if (c.positions != "rotary" && c.positions != "learned") throw FormatError(fmt::format("model config: unknown positions '{}'", c.positions));
   return c;
 }
 
@@ -61,7 +66,7 @@ ModelConfig ModelConfig::preset_for(const std::string& arch, const std::string& 
     }
   } else if (arch == "transformer") {
     if (preset == "small") {
-      c.d_model = 256, c.heads = 4, c.blocks = 4, c.context = 256, c.dropout = 0.1;
+      c.d_model = 256, c.heads = 4, c.blocks = 4, c.context = 1024, c.dropout = 0.1;
     } else if (preset == "tiny") {
       c.d_model = 32, c.heads = 2, c.blocks = 1, c.context = 64, c.dropout = 0.0;
     } else if (preset == "gpu") {
@@ -226,6 +231,43 @@ class LstmLM : public SequenceModel {
   }
 };
 
+/// Turns each pair (i, i + hd/2) of q or k (B, H, T, hd) by the angle of its position times
+/// 10000^(-2i/hd) (rotary positions, RoFormer; the "rotate half" layout of GPT-NeoX). `cos`,
+/// `sin`: (T, hd/2) for the positions of the T steps.
+torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const auto half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+/// cos and sin (T, hd/2) of positions [first, first + T), computed in double: positions grow
+/// without bound when generation slides.
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t first, std::int64_t T, std::int64_t hd) {
+  auto pos = torch::arange(first, first + T, torch::kDouble).unsqueeze(1);
+  auto inv = torch::pow(10000.0, -torch::arange(0, hd / 2, torch::kDouble) * 2.0 / static_cast<double>(hd)).unsqueeze(0);
+  auto angle = pos * inv;
+  return {torch::cos(angle).to(torch::kFloat), torch::sin(angle).to(torch::kFloat)};
+}
+
+/// Causal attention of queries q (B, H, T, hd), already scaled, at the last T of the S = past +
+/// T steps of k and v (B, H, S, hd). Queries go in chunks of 128, each against the keys up to
+/// its last step only, so the masked half of the scores is never computed nor kept for the
+/// backward pass (half the work and memory of a full T x S product at T = S).
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  const auto T = q.size(2), past = k.size(2) - T;
+  if (T == 1) return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1), v);
+  constexpr std::int64_t kChunk = 128;
+  std::vector<torch::Tensor> out;
+  for (std::int64_t a = 0; a < T; a += kChunk) {
+    const auto n = std::min(kChunk, T - a), end = past + a + n;
+    auto scores = torch::matmul(q.narrow(2, a, n), k.narrow(2, 0, end).transpose(-2, -1));  // (B, H, n, end)
+    auto later = torch::ones({n, n}, q.options().dtype(torch::kBool)).triu(1);  // key after query
+    scores.narrow(-1, end - n, n).masked_fill_(later, -std::numeric_limits<float>::infinity());
+    out.push_back(torch::matmul(torch::softmax(scores, -1), v.narrow(2, 0, end)));
+  }
+  return out.size() == 1 ? out[0] : torch::cat(out, 2);
+}
+
 /// One pre-LayerNorm block: causal self-attention and a GELU MLP, both residual.
 class Block : public torch::nn::Module {
  public:
@@ -238,29 +280,26 @@ class Block : public torch::nn::Module {
     fc2_ = register_module("fc2", torch::nn::Linear(4 * d, d));
     drop_ = register_module("drop", torch::nn::Dropout(dropout));
   }
-  /// x (B, T, C); cache k/v (B, H, S, C/H) are extended when given.
-  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* k_cache, torch::Tensor* v_cache) {
+  /// x (B, T, C); `cos`/`sin` the rotary tables of its steps (undefined: no rotation). With a
+  /// cache, k/v (B, H, capacity, C/H) whose first `cached` steps hold the past, its keys and
+  /// values are written after them.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, torch::Tensor* k_cache,
+                        torch::Tensor* v_cache, std::int64_t cached) {
     auto B = x.size(0), T = x.size(1), C = x.size(2);
     auto hd = C / heads_;
     auto qkv = qkv_->forward(ln1_->forward(x)).view({B, T, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
-    auto q = qkv[0], k = qkv[1], v = qkv[2];  // (B, H, T, hd)
-    std::int64_t past = 0;
-    if (k_cache && k_cache->defined()) {
-      past = k_cache->size(2);
-      k = torch::cat({*k_cache, k}, 2);
-      v = torch::cat({*v_cache, v}, 2);
+    auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd))), k = qkv[1], v = qkv[2];  // (B, H, T, hd)
+    if (cos.defined()) {
+      q = rotate(q, cos, sin);
+      k = rotate(k, cos, sin);
     }
     if (k_cache) {
-      *k_cache = k;
-      *v_cache = v;
+      k_cache->narrow(2, cached, T).copy_(k);
+      v_cache->narrow(2, cached, T).copy_(v);
+      k = k_cache->narrow(2, 0, cached + T);
+      v = v_cache->narrow(2, 0, cached + T);
     }
-    auto S = k.size(2);
-    auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // (B, H, T, S)
-    auto qi = torch::arange(T, x.options().dtype(torch::kLong)).unsqueeze(1) + past;
-    auto kj = torch::arange(S, x.options().dtype(torch::kLong)).unsqueeze(0);
-    att = att.masked_fill(kj > qi, -std::numeric_limits<float>::infinity());
-    att = drop_->forward(torch::softmax(att, -1));
-    auto y = torch::matmul(att, v).transpose(1, 2).contiguous().view({B, T, C});
+    auto y = causal_attention(q, k, v).transpose(1, 2).contiguous().view({B, T, C});
     auto h = x + drop_->forward(proj_->forward(y));
     return h + drop_->forward(fc2_->forward(torch::gelu(fc_->forward(ln2_->forward(h)))));
   }
@@ -277,32 +316,62 @@ class TransformerLM : public SequenceModel {
   explicit TransformerLM(const ModelConfig& c) {
     config_ = c;
     TORCH_CHECK(c.d_model % c.heads == 0, "d_model ", c.d_model, " must be a multiple of heads ", c.heads);
+    TORCH_CHECK(c.positions == "learned" || (c.d_model / c.heads) % 2 == 0, "rotary positions need an even head size");
     tok_ = register_module("tok", torch::nn::Embedding(c.vocab_size, c.d_model));
-    pos_ = register_module("pos", torch::nn::Embedding(c.context, c.d_model));
+    if (c.positions == "learned") pos_ = register_module("pos", torch::nn::Embedding(c.context, c.d_model));
     for (int i = 0; i < c.blocks; ++i) blocks_.push_back(register_module("block" + std::to_string(i), std::make_shared<Block>(c.d_model, c.heads, c.dropout)));
     ln_ = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})));
     drop_ = register_module("drop", torch::nn::Dropout(c.dropout));
     torch::NoGradGuard g;
     tok_->weight.normal_(0, 0.02);
-    pos_->weight.normal_(0, 0.02);
+    if (pos_) pos_->weight.normal_(0, 0.02);
   }
 
   torch::Tensor forward(const torch::Tensor& x, State* state) override {
-    auto T = x.size(1);
-    std::int64_t past = state ? state->position : 0;
-    TORCH_CHECK(past + T <= config_.context, "sequence of ", past + T, " tokens exceeds the context of ", config_.context);
-    auto pos = torch::arange(past, past + T, x.options().dtype(torch::kLong));
-    auto h = drop_->forward(tok_->forward(x) + pos_->forward(pos).unsqueeze(0));  // (B, T, C)
-    if (state && state->tensors.empty()) state->tensors.resize(2 * blocks_.size());
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      h = state ? blocks_[i]->forward(h, &state->tensors[2 * i], &state->tensors[2 * i + 1]) : blocks_[i]->forward(h, nullptr, nullptr);
+    const auto B = x.size(0), T = x.size(1), ctx = static_cast<std::int64_t>(config_.context);
+    TORCH_CHECK(T <= ctx, "an input of ", T, " tokens exceeds the context of ", ctx);
+    if (state) make_room(*state, B, T, x.device());
+    const std::int64_t past = state ? state->position : 0;
+    auto h = tok_->forward(x);  // (B, T, C)
+    torch::Tensor cos, sin;
+    if (pos_) {
+      TORCH_CHECK(past + T <= ctx, "sequence of ", past + T, " tokens exceeds the context of ", ctx);
+      h = h + pos_->forward(torch::arange(past, past + T, x.options().dtype(torch::kLong))).unsqueeze(0);
+    } else {
+      std::tie(cos, sin) = rotary_tables(past, T, config_.d_model / config_.heads);
+      cos = cos.to(x.device()), sin = sin.to(x.device());
     }
-    if (state) state->position += T;
+    h = drop_->forward(h);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      if (state) h = blocks_[i]->forward(h, cos, sin, &state->tensors[2 * i], &state->tensors[2 * i + 1], state->cached);
+      else h = blocks_[i]->forward(h, cos, sin, nullptr, nullptr, 0);
+    }
+    if (state) {
+      state->position += T;
+      state->cached += T;
+    }
     return torch::matmul(ln_->forward(h), tok_->weight.t());  // weight-tied output: (B, T, V)
   }
   std::int64_t context() const override { return config_.context; }
+  bool slides() const override { return !pos_; }
 
  private:
+  /// Allocates the caches on first use; where T more steps would overflow them (rotary
+  /// positions only), keeps the newest half-context of what they hold, moved to the front.
+  void make_room(State& st, std::int64_t B, std::int64_t T, torch::Device device) {
+    const std::int64_t ctx = config_.context, hd = config_.d_model / config_.heads;
+    if (st.tensors.empty()) {
+      st.cached = 0;
+      for (std::size_t i = 0; i < 2 * blocks_.size(); ++i) {
+        st.tensors.push_back(torch::zeros({B, config_.heads, ctx, hd}, torch::TensorOptions().device(device)));
+      }
+    }
+    if (st.cached + T <= ctx || pos_) return;
+    const std::int64_t keep = std::min({st.cached, ctx / 2, ctx - T});
+    for (auto& t : st.tensors) t.narrow(2, 0, keep).copy_(t.narrow(2, st.cached - keep, keep).clone());
+    st.cached = keep;
+  }
+
   torch::nn::Embedding tok_{nullptr}, pos_{nullptr};
   std::vector<std::shared_ptr<Block>> blocks_;
   torch::nn::LayerNorm ln_{nullptr};

@@ -26,7 +26,11 @@ struct ModelConfig {
   int d_model = 256;
   int heads = 4;
   int blocks = 4;
-  int context = 256;
+  int context = 1024;
+  /// "rotary" (positions turn each head's queries and keys, so attention sees distances, and
+  /// generation can slide past the context) or "learned" (an absolute position table: runs
+  /// made before rotary positions; their config.json has no "positions").
+  std::string positions = "rotary";
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
   /// Preset by name for an architecture: lstm: small (default), seed (3x512, dense 256, the
@@ -34,10 +38,12 @@ struct ModelConfig {
   static ModelConfig preset_for(const std::string& arch, const std::string& preset, int vocab_size);
 };
 
-/// Carried state between calls: LSTM {h, c}, Transformer {k, v per block} and the position.
+/// Carried state between calls: LSTM {h, c}; Transformer {k, v per block}, buffers of the
+/// context's length of which the first `cached` steps are filled. `position`: steps seen.
 struct State {
   std::vector<torch::Tensor> tensors;
   std::int64_t position = 0;
+  std::int64_t cached = 0;
 };
 
 class SequenceModel : public torch::nn::Module {
@@ -46,6 +52,10 @@ class SequenceModel : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x, State* state) = 0;
   /// Longest input the model can see at once (0 = unbounded, an LSTM).
   virtual std::int64_t context() const = 0;
+  /// Whether a state may go on past the context: a Transformer with rotary positions drops
+  /// its oldest cached steps (attention depends on distances only). Otherwise a caller must
+  /// start a fresh state from the last tokens when position reaches context().
+  virtual bool slides() const { return context() == 0; }
   /// Precision of the weights in one-token steps (generation): torch::kFloat (exact, the
   /// default) or torch::kBFloat16 (LSTM only: half the bytes to read per token, which is what
   /// bounds a step at batch 1; logits within ~1e-2 of float). Training is always float.

@@ -213,6 +213,8 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
 
 }  // namespace
 
+int default_batch_size(const std::string& arch) { return arch == "transformer" ? 8 : 32; }
+
 TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, const ProgressFn& progress,
                   const std::function<void(const EpochReport&)>& on_epoch) {
   TrainOptions opt = given;
@@ -251,7 +253,8 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     throw FormatError(fmt::format("{}: vocabulary ({} tokens, hash {:016x}) does not match corpus {} ({} tokens, hash {:016x})",
                                   last_path, resume_meta.vocab.size(), resume_meta.vocab_hash, opt.corpus, V, corpus.vocab.hash()));
   }
-  model::ModelConfig mc = model::ModelConfig::preset_for(opt.arch, opt.preset, V);
+  // A resumed run keeps the model it was made with (presets change between versions).
+  model::ModelConfig mc = opt.resume ? resume_meta.model : model::ModelConfig::preset_for(opt.arch, opt.preset, V);
   mc.scalar_input = opt.scalar_input;
   if (opt.window <= 0) opt.window = opt.arch == "lstm" ? 256 : mc.context;
   if (opt.arch == "transformer" && opt.window > mc.context) {

@@ -23,7 +23,7 @@ struct TrainOptions {
   bool scalar_input = false;
   int epochs = 20;             ///< with resume, < 0 keeps the run's own number; 0 with a time limit: as many as it allows
   double time_limit_min = 0;   ///< 0 = none
-  int batch_size = 32;
+  int batch_size = 32;         ///< windows per step (the CLI's default: default_batch_size)
   int window = 0;              ///< tokens per window; 0 = 256 for LSTM, the context for a Transformer
   double lr = 2e-3;
   double weight_decay = 0.01;
@@ -56,6 +56,10 @@ struct TrainResult {
   std::size_t gradient_bytes = 0;  ///< sent and received by each rank per step (world size > 1)
   std::uint64_t parameter_hash = 0;  ///< FNV-1a of the final parameters' bytes: equal on every rank
 };
+
+/// Windows per step when none is given: 32 for an LSTM (of 256 tokens), 8 for a Transformer
+/// (of its 1,024-token context): about 8,000 tokens a step either way.
+int default_batch_size(const std::string& arch);
 
 /// Validation: NLL per token (nats), perplexity, accuracy over `pieces` of one split,
 /// with state carried across windows (every token scored once, given all before it in its piece).
