@@ -210,6 +210,32 @@ TEST(Train, TheScheduleWarmsUpThenFallsToATenth) {
   EXPECT_NEAR(train::scheduled_lr(1.0, 10, 110, 500), 0.1, 1e-12);  // stays there
 }
 
+TEST(Train, AutoPresetSizesTheModelByTheBudget) {
+  // The formula without building the model, for every kind of LSTM preset.
+  for (std::string preset : {"tiny", "2x128", "2x192", "2x256", "small", "seed"}) {
+    auto c = model::ModelConfig::preset_for("lstm", preset, 325);
+    EXPECT_EQ(model::lstm_parameter_count(c), model::parameter_count(*model::make_model(c))) << preset;
+    c.scalar_input = true;
+    EXPECT_EQ(model::lstm_parameter_count(c), model::parameter_count(*model::make_model(c))) << preset << " scalar";
+  }
+  auto c = model::ModelConfig::preset_for("lstm", "2x192", 325);
+  EXPECT_EQ(c.hidden, 192);
+  EXPECT_EQ(c.layers, 2);
+  EXPECT_EQ(c.embed, 96);
+  EXPECT_EQ(c.dense, 128);
+  EXPECT_THROW(model::ModelConfig::preset_for("lstm", "2x16", 325), ConfigError);
+  EXPECT_THROW(model::ModelConfig::preset_for("lstm", "2x", 325), ConfigError);
+  // sqrt(1.2e10 * cores * seconds / 20) parameters, the nearest rung on a log scale.
+  EXPECT_EQ(train::auto_preset("lstm", 0, 2, 325).preset, "small");  // no budget: the old default
+  EXPECT_EQ(train::auto_preset("transformer", 10, 2, 325).preset, "small");
+  auto one = train::auto_preset("lstm", 1, 1, 325);  // ~190,000: 2x128 (311k) is nearer than tiny (61k)
+  EXPECT_NEAR(one.target_parameters, std::sqrt(1.2e10 * 60 / 20), 1);
+  EXPECT_EQ(one.preset, "2x128");
+  EXPECT_EQ(train::auto_preset("lstm", 15, 2, 325).preset, "2x256");  // ~1.04M: 2x256 (1.03M)
+  EXPECT_EQ(train::auto_preset("lstm", 60, 2, 325).preset, "small");  // ~2.08M: small (2.2M)
+  EXPECT_EQ(train::auto_preset("lstm", 0.05, 1, 325).preset, "tiny");
+}
+
 TEST(Train, ATimeBudgetWithoutEpochsKeepsTraining) {
   std::string dir = temp_dir("budget");
   std::string corpus = make_corpus(dir, 6, 120);

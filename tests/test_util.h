@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <unistd.h>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -93,10 +94,26 @@ inline std::vector<std::string> real_midi_inputs() {
   return inputs;
 }
 
+/// The folders temp_dir made, removed when the test program ends (tests that fail too: what
+/// they wrote is in their messages, and a run of the suite leaves nothing in /tmp).
+struct TempDirs {
+  std::vector<std::filesystem::path> paths;
+  pid_t owner = ::getpid();
+  ~TempDirs() {
+    if (::getpid() != owner) return;  // a forked child leaves its parent's folders alone
+    for (const auto& p : paths) {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  }
+};
+
 inline std::string temp_dir(const std::string& name) {
+  static TempDirs made;
   auto p = std::filesystem::temp_directory_path() / ("arioso-test-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  made.paths.push_back(p);
   return p.string();
 }
 

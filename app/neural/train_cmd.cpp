@@ -40,7 +40,7 @@ int cmd_train(int argc, char** argv) {
   app.add_option("-o,--output", o.run_dir, "run folder (config.json, best.pt, last.pt, log.csv, loss.png)");
   app.add_option("--resume", resume, "continue the run in this folder from last.pt");
   app.add_option("--model", o.arch, "lstm or transformer")->capture_default_str();
-  app.add_option("--preset", o.preset, "lstm: small, seed (3x512, the tutorial's), tiny; transformer: small, gpu, tiny")->capture_default_str();
+  app.add_option("--preset", o.preset, "auto (by the time budget; small without one), lstm: small (2x384), seed (3x512, the tutorial's), tiny, 2xH; transformer: small, gpu, tiny")->capture_default_str();
   std::string input = "embedding";
   app.add_option("--input", input, "lstm input: embedding, or scalar (the tutorial's id/vocab)")->check(CLI::IsMember({"embedding", "scalar"}));
   app.add_option("--epochs", o.epochs, "passes over the corpus (default 20; with --time-limit and no --epochs, as many as the time allows)");
@@ -139,6 +139,7 @@ int cmd_train(int argc, char** argv) {
                lead ? fmt::format(" ({} ranks took part; {:.1f} MB of gradients all-reduced per step)", r.world_size, static_cast<double>(r.gradient_bytes) / 1e6) : "");
   }
   if (!lead) return r.stopped_because == "interrupted" ? 130 : 0;
+  if (!r.model_choice.empty()) fmt::print("model: {}\n", r.model_choice);
   fmt::print("stopped: {} after {} epochs: {}; best validation NLL {:.4f}; run in {}\n", r.stopped_because, r.epochs_done, r.stop_detail,
              r.best_valid_nll, o.run_dir);
   return r.stopped_because == "interrupted" ? 130 : 0;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <tuple>
 #include <thread>
 
@@ -49,6 +50,16 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+int lstm_ladder_hidden(const std::string& preset) {
+  if (preset.size() < 3 || preset.compare(0, 2, "2x") != 0) return 0;
+  int h = 0;
+  for (std::size_t i = 2; i < preset.size(); ++i) {
+    if (preset[i] < '0' || preset[i] > '9' || h > 100000) return 0;
+    h = h * 10 + (preset[i] - '0');
+  }
+  return h >= 32 && h <= 1024 ? h : 0;
+}
+
 ModelConfig ModelConfig::preset_for(const std::string& arch, const std::string& preset, int vocab) {
   ModelConfig c;
   c.arch = arch;
@@ -61,8 +72,11 @@ ModelConfig ModelConfig::preset_for(const std::string& arch, const std::string& 
       c.embed = 32, c.hidden = 64, c.layers = 1, c.dense = 64, c.dropout = 0.0;
     } else if (preset == "seed") {
       c.embed = 128, c.hidden = 512, c.layers = 3, c.dense = 256, c.dropout = 0.3;
+    } else if (int h = lstm_ladder_hidden(preset); h > 0) {
+      // "2xH": two layers of H, embedding H/2 and dense 2H/3 (within 32..128 and 64..256).
+      c.hidden = h, c.layers = 2, c.embed = std::clamp(h / 2, 32, 128), c.dense = std::clamp(2 * h / 3, 64, 256), c.dropout = 0.2;
     } else {
-      throw ConfigError(fmt::format("unknown lstm preset '{}' (use small, seed or tiny)", preset));
+      throw ConfigError(fmt::format("unknown lstm preset '{}' (use small, seed, tiny or 2xH, H = 32..1024)", preset));
     }
   } else if (arch == "transformer") {
     if (preset == "small") {
@@ -231,22 +245,23 @@ class LstmLM : public SequenceModel {
   }
 };
 
-/// Turns each pair (i, i + hd/2) of q or k (B, H, T, hd) by the angle of its position times
-/// 10000^(-2i/hd) (rotary positions, RoFormer; the "rotate half" layout of GPT-NeoX). `cos`,
-/// `sin`: (T, hd/2) for the positions of the T steps.
+/// Rotary positions (RoFormer, in GPT-NeoX's "rotate half" layout): each pair (i, i + hd/2)
+/// of a query or key turns by its position times 10000^(-2i/hd). For x (..., T, hd) and tables
+/// cos = [c, c], sin = [-s, s] (T, hd) of its positions: x * cos + [x2, x1] * sin.
 torch::Tensor rotate(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const auto half = x.size(-1) / 2;
-  auto x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+  auto swapped = torch::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return torch::addcmul(x * cos, swapped, sin);
 }
 
-/// cos and sin (T, hd/2) of positions [first, first + T), computed in double: positions grow
-/// without bound when generation slides.
-std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t first, std::int64_t T, std::int64_t hd) {
-  auto pos = torch::arange(first, first + T, torch::kDouble).unsqueeze(1);
+/// The tables of `rotate` for positions [0, n), computed in double (positions grow without
+/// bound when generation slides).
+std::pair<torch::Tensor, torch::Tensor> rotary_tables(std::int64_t n, std::int64_t hd) {
+  auto pos = torch::arange(0, n, torch::kDouble).unsqueeze(1);
   auto inv = torch::pow(10000.0, -torch::arange(0, hd / 2, torch::kDouble) * 2.0 / static_cast<double>(hd)).unsqueeze(0);
   auto angle = pos * inv;
-  return {torch::cos(angle).to(torch::kFloat), torch::sin(angle).to(torch::kFloat)};
+  auto c = torch::cos(angle), s = torch::sin(angle);
+  return {torch::cat({c, c}, 1).to(torch::kFloat), torch::cat({-s, s}, 1).to(torch::kFloat)};
 }
 
 /// Causal attention of queries q (B, H, T, hd), already scaled, at the last T of the S = past +
@@ -288,11 +303,8 @@ class Block : public torch::nn::Module {
     auto B = x.size(0), T = x.size(1), C = x.size(2);
     auto hd = C / heads_;
     auto qkv = qkv_->forward(ln1_->forward(x)).view({B, T, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
-    auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd))), k = qkv[1], v = qkv[2];  // (B, H, T, hd)
-    if (cos.defined()) {
-      q = rotate(q, cos, sin);
-      k = rotate(k, cos, sin);
-    }
+    auto qk = cos.defined() ? rotate(qkv.narrow(0, 0, 2), cos, sin) : qkv.narrow(0, 0, 2);  // queries and keys at once
+    auto q = qk[0] * (1.0 / std::sqrt(static_cast<double>(hd))), k = qk[1], v = qkv[2];  // (B, H, T, hd)
     if (k_cache) {
       k_cache->narrow(2, cached, T).copy_(k);
       v_cache->narrow(2, cached, T).copy_(v);
@@ -338,8 +350,7 @@ class TransformerLM : public SequenceModel {
       TORCH_CHECK(past + T <= ctx, "sequence of ", past + T, " tokens exceeds the context of ", ctx);
       h = h + pos_->forward(torch::arange(past, past + T, x.options().dtype(torch::kLong))).unsqueeze(0);
     } else {
-      std::tie(cos, sin) = rotary_tables(past, T, config_.d_model / config_.heads);
-      cos = cos.to(x.device()), sin = sin.to(x.device());
+      std::tie(cos, sin) = rotary(past, T, x.device());
     }
     h = drop_->forward(h);
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
@@ -372,7 +383,22 @@ class TransformerLM : public SequenceModel {
     st.cached = keep;
   }
 
+  /// Rows [first, first + T) of the rotary tables, which are made once for the context and
+  /// grown (doubled) when sliding generation goes past them.
+  std::pair<torch::Tensor, torch::Tensor> rotary(std::int64_t first, std::int64_t T, torch::Device device) {
+    std::lock_guard<std::mutex> lock(tables_mutex_);
+    if (!cos_.defined() || first + T > cos_.size(0) || cos_.device() != device) {
+      std::int64_t n = std::max<std::int64_t>(config_.context, cos_.defined() ? 2 * cos_.size(0) : 0);
+      while (n < first + T) n *= 2;
+      std::tie(cos_, sin_) = rotary_tables(n, config_.d_model / config_.heads);
+      cos_ = cos_.to(device), sin_ = sin_.to(device);
+    }
+    return {cos_.narrow(0, first, T), sin_.narrow(0, first, T)};
+  }
+
   torch::nn::Embedding tok_{nullptr}, pos_{nullptr};
+  torch::Tensor cos_, sin_;
+  std::mutex tables_mutex_;
   std::vector<std::shared_ptr<Block>> blocks_;
   torch::nn::LayerNorm ln_{nullptr};
   torch::nn::Dropout drop_{nullptr};
@@ -408,6 +434,14 @@ std::shared_ptr<SequenceModel> make_model(const ModelConfig& c) {
   if (c.arch == "lstm") return std::make_shared<LstmLM>(c);
   if (c.arch == "transformer") return std::make_shared<TransformerLM>(c);
   throw ConfigError(fmt::format("unknown model '{}' (use lstm or transformer)", c.arch));
+}
+
+std::int64_t lstm_parameter_count(const ModelConfig& c) {
+  if (c.arch != "lstm") return 0;
+  const std::int64_t V = c.vocab_size, H = c.hidden, D = c.dense;
+  std::int64_t in = c.scalar_input ? 1 : c.embed, n = c.scalar_input ? 0 : V * c.embed;
+  for (int l = 0; l < c.layers; ++l, in = H) n += 4 * H * (in + H) + 8 * H;  // W_ih, W_hh, b_ih, b_hh
+  return n + H * D + D + D * V + V;                                        // dense, out
 }
 
 std::int64_t parameter_count(const SequenceModel& m) {

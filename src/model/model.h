@@ -33,10 +33,14 @@ struct ModelConfig {
   std::string positions = "rotary";
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
-  /// Preset by name for an architecture: lstm: small (default), seed (3x512, dense 256, the
-  /// tutorial's); transformer: small (CPU), gpu. Throws ConfigError for an unknown one.
+  /// Preset by name for an architecture: lstm: small (2x384), seed (3x512, dense 256, the
+  /// tutorial's), tiny (1x64), 2xH (two layers of H); transformer: small (CPU), gpu, tiny.
+  /// Throws ConfigError for an unknown one. ("auto" is resolved by train::auto_preset.)
   static ModelConfig preset_for(const std::string& arch, const std::string& preset, int vocab_size);
 };
+
+/// H of an LSTM preset "2xH" (two layers of H units; H in 32..1024), else 0.
+int lstm_ladder_hidden(const std::string& preset);
 
 /// Carried state between calls: LSTM {h, c}; Transformer {k, v per block}, buffers of the
 /// context's length of which the first `cached` steps are filled. `position`: steps seen.
@@ -86,6 +90,9 @@ int use_threads(int threads, const std::string& arch);
 /// training frees and reallocates tensors of tens of MB every step, and each fresh block is
 /// paid again in page faults (the seed LSTM's layer trained 1.7x faster with this here).
 void keep_freed_memory();
+/// Trainable parameters an LSTM of this config has (the same as parameter_count of the model,
+/// without building it); 0 for another architecture.
+std::int64_t lstm_parameter_count(const ModelConfig& config);
 /// Number of trainable parameters.
 std::int64_t parameter_count(const SequenceModel& model);
 

@@ -70,36 +70,45 @@ Key estimate_key(const std::array<double, 12>& weights) {
 
 Key estimate_key(const Score& score) { return estimate_key(pitch_class_weights(score)); }
 
-std::vector<Key> window_keys(const Score& score, int bars_per_window) {
-  std::vector<Key> keys;
-  auto bars = bar_starts(score);
-  const std::size_t step = static_cast<std::size_t>(std::max(1, bars_per_window));
-  for (std::size_t b = 0; b < bars.size(); b += step) {
-    std::uint64_t from = bars[b], to = b + step < bars.size() ? bars[b + step] : UINT64_MAX;
-    auto w = pitch_class_weights(score, from, to);
-    if (*std::max_element(w.begin(), w.end()) > 0) keys.push_back(estimate_key(w));
-  }
-  return keys;
-}
+namespace {
 
-std::vector<KeySection> key_sections(const Score& score, int bars_per_window) {
-  std::vector<KeySection> out;
+/// Calls fn(first_bar, last_bar, start_tick, end_tick, weights) for each window of
+/// `bars_per_window` bars in order (the last window runs to the end of the piece).
+template <typename Fn>
+void for_each_window(const Score& score, int bars_per_window, Fn fn) {
   auto bars = bar_starts(score);
   const std::size_t step = static_cast<std::size_t>(std::max(1, bars_per_window));
   for (std::size_t b = 0; b < bars.size(); b += step) {
     const std::size_t last = std::min(bars.size(), b + step) - 1;
     std::uint64_t from = bars[b], to = b + step < bars.size() ? bars[b + step] : std::max(score.end_tick(), from + 1);
-    auto w = pitch_class_weights(score, from, to);
-    bool empty = *std::max_element(w.begin(), w.end()) <= 0;
-    if (empty && out.empty()) continue;
-    Key k = empty ? out.back().key : estimate_key(w);
+    fn(static_cast<int>(b), static_cast<int>(last), from, to, pitch_class_weights(score, from, to));
+  }
+}
+
+bool silent(const std::array<double, 12>& w) { return *std::max_element(w.begin(), w.end()) <= 0; }
+
+}  // namespace
+
+std::vector<Key> window_keys(const Score& score, int bars_per_window) {
+  std::vector<Key> keys;
+  for_each_window(score, bars_per_window, [&](int, int, std::uint64_t, std::uint64_t, const std::array<double, 12>& w) {
+    if (!silent(w)) keys.push_back(estimate_key(w));
+  });
+  return keys;
+}
+
+std::vector<KeySection> key_sections(const Score& score, int bars_per_window) {
+  std::vector<KeySection> out;
+  for_each_window(score, bars_per_window, [&](int first, int last, std::uint64_t from, std::uint64_t to, const std::array<double, 12>& w) {
+    if (silent(w) && out.empty()) return;
+    Key k = silent(w) ? out.back().key : estimate_key(w);
     if (!out.empty() && out.back().key == k) {
-      out.back().last_bar = static_cast<int>(last);
+      out.back().last_bar = last;
       out.back().end_tick = to;
     } else {
-      out.push_back({static_cast<int>(b), static_cast<int>(last), from, to, k});
+      out.push_back({first, last, from, to, k});
     }
-  }
+  });
   return out;
 }
 

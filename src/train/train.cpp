@@ -211,7 +211,139 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opt, const std::vector<torch::Tensor>& params) {
+  if (opt.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay));
+  }
+  if (opt.optimizer == "rmsprop") return std::make_unique<torch::optim::RMSprop>(params, torch::optim::RMSpropOptions(opt.lr));
+  throw ConfigError(fmt::format("--optimizer {}: use adamw or rmsprop", opt.optimizer));
+}
+
+/// One epoch's windows of the training stream: T-token windows from a random offset, in a
+/// random order, each with a random transposition in [-6, 5] semitones.
+struct EpochWindows {
+  std::vector<std::int64_t> starts;
+  std::vector<int> shifts;
+};
+
+EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t T, std::size_t stream_size) {
+  std::mt19937_64 rng(seed * 1000003ull + static_cast<std::uint64_t>(epoch));
+  EpochWindows w;
+  std::int64_t offset = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(T));
+  for (std::int64_t s = offset; s + T + 1 <= static_cast<std::int64_t>(stream_size); s += T) w.starts.push_back(s);
+  std::shuffle(w.starts.begin(), w.starts.end(), rng);
+  w.shifts.assign(w.starts.size(), 0);
+  for (auto& sh : w.shifts) sh = static_cast<int>(rng() % 12) - 6;
+  return w;
+}
+
+/// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
+/// window stays in the piano's range.
+std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int64_t b0, std::int64_t b1, std::int64_t T,
+                                                 const std::vector<std::int64_t>& stream, const music::Transposer& transposer,
+                                                 bool augment) {
+  auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
+  auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
+  for (std::int64_t i = b0; i < b1; ++i) {
+    std::int64_t s = w.starts[static_cast<std::size_t>(i)];
+    int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
+    if (shift != 0 && !transposer.fits(stream.data() + s, static_cast<std::size_t>(T + 1), shift)) shift = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      xa[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t)], shift);
+      ya[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t + 1)], shift);
+    }
+  }
+  return {x, y};
+}
+
+/// Validation NLL over the held-out pieces, each rank scoring every W-th of them and the sums
+/// shared.
+Scores validate(model::SequenceModel& m, const data::Corpus& corpus, Group& group, int W, int rank, torch::Device device) {
+  m.eval();
+  Scores vs;
+  std::vector<const std::vector<std::uint16_t>*> valid_pieces;
+  int valid_index = 0;
+  for (const auto& p : corpus.pieces) {
+    if (p.split == data::Split::kValid && valid_index++ % W == rank) valid_pieces.push_back(&p.tokens);
+  }
+  for (const Scores& s : score_sequences(m, valid_pieces, device)) {
+    vs.nll_sum += s.nll_sum;
+    vs.tokens += s.tokens;
+    vs.correct += s.correct;
+  }
+  if (W > 1) {
+    auto sums = group.all_reduce_sum({vs.nll_sum, static_cast<double>(vs.tokens), static_cast<double>(vs.correct)});
+    vs = Scores{sums[0], static_cast<std::int64_t>(sums[1]), static_cast<std::int64_t>(sums[2]), {}, {}};
+  }
+  return vs;
+}
+
+/// What every rank of a step must agree on.
+struct StepSignals {
+  double loss = 0;
+  bool interrupted = false;
+  double elapsed = 0;  ///< rank 0's clock
+};
+
+/// Forward and backward of one step's batch (x, y: this rank's rows of `global_rows`). In a
+/// group, each rank's loss is its share of the mean over the global batch, so that the summed
+/// gradients are exactly the gradients of that mean; the loss, a stop request on any rank and
+/// rank 0's clock are shared.
+StepSignals forward_backward(model::SequenceModel& m, const torch::Tensor& x, const torch::Tensor& y, std::int64_t global_rows,
+                             Group& group, GradReducer& reducer, bool lead, bool stop_requested,
+                             const std::function<double()>& elapsed) {
+  const auto V = m.config().vocab_size;
+  if (group.size() == 1) {
+    auto loss = torch::nn::functional::cross_entropy(m.forward(x, nullptr).reshape({-1, V}), y.reshape({-1}));
+    loss.backward();
+    return {loss.item<double>(), stop_requested, elapsed()};
+  }
+  reducer.begin_step();
+  double local = 0;
+  if (x.size(0) > 0) {
+    auto loss = torch::nn::functional::cross_entropy(m.forward(x, nullptr).reshape({-1, V}), y.reshape({-1}),
+                                                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                static_cast<double>(global_rows * x.size(1));
+    loss.backward();
+    local = loss.item<double>();
+  }
+  reducer.finish_step();
+  auto ctl = group.all_reduce_sum({local, stop_requested ? 1.0 : 0.0, lead ? elapsed() : 0.0});
+  return {ctl[0], ctl[1] > 0, ctl[2]};
+}
+
+/// One line of log.csv (data::log_header's columns); `epoch_done` may be fractional.
+void append_log(const std::string& log_path, double epoch_done, const EpochReport& rep, bool have_valid) {
+  std::ofstream log(log_path, std::ios::app);
+  log << fmt::format("{:.4f},{},{:.5f},{},{},{},{:.6g},{:.1f},{:.1f}\n", epoch_done, rep.step, rep.train_loss,
+                     have_valid ? fmt::format("{:.5f}", rep.valid_nll) : "", have_valid ? fmt::format("{:.4f}", rep.valid_ppl) : "",
+                     have_valid ? fmt::format("{:.5f}", rep.valid_acc) : "", rep.lr, rep.tokens_per_s, rep.elapsed_s);
+}
+
+/// FNV-1a of the parameters' bytes: equal on every rank of a group.
+std::uint64_t parameter_hash(model::SequenceModel& m) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const auto& p : m.parameters()) {
+    auto c = p.detach().to(torch::kCPU).contiguous();
+    h = fnv1a64(c.data_ptr(), c.nbytes(), h);
+  }
+  return h;
+}
+
 }  // namespace
+
+PresetChoice auto_preset(const std::string& arch, double minutes, int cores, int vocab) {
+  if (arch != "lstm" || minutes <= 0) return {"small", 0};
+  const double target = std::sqrt(kLstmParamTokensPerCoreSecond * std::max(1, cores) * minutes * 60 / 20);
+  PresetChoice best{"small", target};
+  double best_distance = 1e300;
+  for (const char* name : {"tiny", "2x128", "2x192", "2x256", "small"}) {
+    auto n = static_cast<double>(model::lstm_parameter_count(model::ModelConfig::preset_for("lstm", name, vocab)));
+    double d = std::abs(std::log(n / target));
+    if (d < best_distance) best_distance = d, best.preset = name;
+  }
+  return best;
+}
 
 int default_batch_size(const std::string& arch) { return arch == "transformer" ? 8 : 32; }
 
@@ -237,7 +369,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  model::use_threads(opt.threads, opt.arch);
+  const int threads = model::use_threads(opt.threads, opt.arch);
   model::keep_freed_memory();
   const int W = opt.dist.world_size, rank = opt.dist.rank;
   const bool lead = rank == 0;  // rank 0 alone logs and writes files
@@ -254,7 +386,10 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
                                   last_path, resume_meta.vocab.size(), resume_meta.vocab_hash, opt.corpus, V, corpus.vocab.hash()));
   }
   // A resumed run keeps the model it was made with (presets change between versions).
-  model::ModelConfig mc = opt.resume ? resume_meta.model : model::ModelConfig::preset_for(opt.arch, opt.preset, V);
+  TrainResult result;
+  PresetChoice choice{opt.preset, 0};
+  if (!opt.resume && opt.preset == "auto") choice = auto_preset(opt.arch, opt.time_limit_min, threads * W, V);
+  model::ModelConfig mc = opt.resume ? resume_meta.model : model::ModelConfig::preset_for(opt.arch, choice.preset, V);
   mc.scalar_input = opt.scalar_input;
   if (opt.window <= 0) opt.window = opt.arch == "lstm" ? 256 : mc.context;
   if (opt.arch == "transformer" && opt.window > mc.context) {
@@ -272,15 +407,12 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   torch::manual_seed(opt.seed);
   auto m = model::make_model(mc);
   m->to(device);
-  GradReducer reducer(group, m->parameters());
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  if (opt.optimizer == "adamw") {
-    optimizer = std::make_unique<torch::optim::AdamW>(m->parameters(), torch::optim::AdamWOptions(opt.lr).weight_decay(opt.weight_decay));
-  } else if (opt.optimizer == "rmsprop") {
-    optimizer = std::make_unique<torch::optim::RMSprop>(m->parameters(), torch::optim::RMSpropOptions(opt.lr));
-  } else {
-    throw ConfigError(fmt::format("--optimizer {}: use adamw or rmsprop", opt.optimizer));
+  result.model_choice = fmt::format("{} {}, {:.2g} parameters", mc.arch, mc.preset, static_cast<double>(model::parameter_count(*m)));
+  if (choice.target_parameters > 0) {
+    result.model_choice += fmt::format(" (--preset auto: {:g} min on {} cores calls for ~{:.2g})", opt.time_limit_min, threads * W, choice.target_parameters);
   }
+  GradReducer reducer(group, m->parameters());
+  auto optimizer = make_optimizer(opt, m->parameters());
 
   model::CheckpointMeta meta;
   meta.model = mc;
@@ -331,8 +463,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   Lr schedule{opt.lr, opt.time_limit_min > 0 ? 20.0 : std::clamp(opt.warmup_fraction * planned_steps, 10.0, 200.0), planned_steps};
   const std::int64_t first_step_of_session = meta.step;
   auto t_start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-  TrainResult result;
+  const std::function<double()> elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
   result.stopped_because = "epochs";
   double time_limit_s = opt.time_limit_min > 0 ? opt.time_limit_min * 60 : 1e300;
   double shared_elapsed = 0;  // rank 0's clock, the same on every rank after each step
@@ -340,14 +471,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   result.gradient_bytes = W > 1 ? reducer.gradient_bytes() : 0;
 
   for (std::int64_t epoch = meta.epoch; epoch < max_epochs; ++epoch) {
-    std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<std::uint64_t>(epoch));
-    std::int64_t offset = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(T));
-    std::vector<std::int64_t> starts;
-    for (std::int64_t s = offset; s + T + 1 <= static_cast<std::int64_t>(stream.size()); s += T) starts.push_back(s);
-    std::shuffle(starts.begin(), starts.end(), rng);
-    std::vector<int> shifts(starts.size(), 0);
-    for (auto& sh : shifts) sh = static_cast<int>(rng() % 12) - 6;
-    const std::int64_t n_steps = (static_cast<std::int64_t>(starts.size()) + GB - 1) / GB;
+    const EpochWindows windows = epoch_windows(opt.seed, epoch, T, stream.size());
+    const std::int64_t n_starts = static_cast<std::int64_t>(windows.starts.size());
+    const std::int64_t n_steps = (n_starts + GB - 1) / GB;
     m->train();
     double loss_sum = 0;
     std::int64_t loss_n = 0, tokens_done = 0;
@@ -356,21 +482,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     std::int64_t first_step = meta.step_in_epoch;
     for (std::int64_t k = first_step; k < n_steps; ++k) {
       // This step's windows are [k*GB, k*GB + GB); this rank takes its B of them.
-      const std::int64_t n_starts = static_cast<std::int64_t>(starts.size());
       const std::int64_t global_rows = std::min(GB, n_starts - k * GB);
       std::int64_t b0 = std::min(k * GB + rank * B, n_starts), b1 = std::min<std::int64_t>(b0 + B, std::min(n_starts, k * GB + GB));
-      auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
-      auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
-      for (std::int64_t i = b0; i < b1; ++i) {
-        std::int64_t s = starts[static_cast<std::size_t>(i)];
-        int shift = augment ? shifts[static_cast<std::size_t>(i)] : 0;
-        // A window that would leave the piano's range stays as it is.
-        if (shift != 0 && !transposer.fits(stream.data() + s, static_cast<std::size_t>(T + 1), shift)) shift = 0;
-        for (std::int64_t t = 0; t < T; ++t) {
-          xa[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t)], shift);
-          ya[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t + 1)], shift);
-        }
-      }
+      auto [x, y] = batch_of(windows, b0, b1, T, stream, transposer, augment);
       x = x.to(device);
       y = y.to(device);
       if (opt.time_limit_min > 0 && meta.step - first_step_of_session >= 20) {
@@ -382,37 +496,10 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       }
       set_lr(*optimizer, schedule.at(meta.step));
       optimizer->zero_grad();
-      double step_loss = 0;
-      bool interrupted = false, time_over = false;
-      if (W == 1) {
-        auto logits = m->forward(x, nullptr);  // (B, T, V)
-        auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}));
-        loss.backward();
-        step_loss = loss.item<double>();
-        shared_elapsed = elapsed();
-        interrupted = stop.load();
-        time_over = shared_elapsed > time_limit_s;
-      } else {
-        // Each rank's loss is its share of the mean over the global batch, so that the summed
-        // gradients are exactly the gradients of that mean.
-        reducer.begin_step();
-        double local = 0;
-        if (b1 > b0) {
-          auto logits = m->forward(x, nullptr);
-          auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, V}), y.reshape({-1}),
-                                                           torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                      static_cast<double>(global_rows * T);
-          loss.backward();
-          local = loss.item<double>();
-        }
-        reducer.finish_step();
-        // Decisions every rank must share: the loss, a stop request on any rank, rank 0's clock.
-        auto ctl = group.all_reduce_sum({local, stop.load() ? 1.0 : 0.0, lead ? elapsed() : 0.0});
-        step_loss = ctl[0];
-        interrupted = ctl[1] > 0;
-        shared_elapsed = ctl[2];
-        time_over = shared_elapsed > time_limit_s;
-      }
+      const StepSignals sig = forward_backward(*m, x, y, global_rows, group, reducer, lead, stop.load(), elapsed);
+      shared_elapsed = sig.elapsed;
+      const double step_loss = sig.loss;
+      const bool interrupted = sig.interrupted, time_over = shared_elapsed > time_limit_s;
       if (opt.clip > 0) torch::nn::utils::clip_grad_norm_(m->parameters(), opt.clip);
       optimizer->step();
       ++meta.step;
@@ -449,22 +536,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     rep.lr = schedule.at(meta.step);
     double es = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_t0).count();
     rep.tokens_per_s = static_cast<double>(tokens_done) / std::max(es, 1e-9);
-    m->eval();
-    Scores vs;
-    std::vector<const std::vector<std::uint16_t>*> valid_pieces;
-    int valid_index = 0;
-    for (const auto& p : corpus.pieces) {  // each rank scores every W-th piece
-      if (p.split == data::Split::kValid && valid_index++ % W == rank) valid_pieces.push_back(&p.tokens);
-    }
-    for (const Scores& s : score_sequences(*m, valid_pieces, device)) {
-      vs.nll_sum += s.nll_sum;
-      vs.tokens += s.tokens;
-      vs.correct += s.correct;
-    }
-    if (W > 1) {
-      auto sums = group.all_reduce_sum({vs.nll_sum, static_cast<double>(vs.tokens), static_cast<double>(vs.correct)});
-      vs = Scores{sums[0], static_cast<std::int64_t>(sums[1]), static_cast<std::int64_t>(sums[2]), {}, {}};
-    }
+    const Scores vs = validate(*m, corpus, group, W, rank, device);
     rep.valid_nll = vs.tokens ? vs.nll() : NAN;
     rep.valid_ppl = vs.tokens ? std::exp(rep.valid_nll) : NAN;
     rep.valid_acc = vs.tokens ? static_cast<double>(vs.correct) / static_cast<double>(vs.tokens) : NAN;
@@ -485,12 +557,8 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     if (lead && rep.best) model::save_checkpoint(best_path, meta, *m, optimizer.get());
     if (lead) model::save_checkpoint(last_path, meta, *m, optimizer.get());
     if (lead) {
-      std::ofstream log(log_path, std::ios::app);
-      log << fmt::format("{:.4f},{},{:.5f},{},{},{},{:.6g},{:.1f},{:.1f}\n",
-                         static_cast<double>(epoch) + (cut ? static_cast<double>(meta.step_in_epoch) / static_cast<double>(n_steps) : 1.0),
-                         rep.step, rep.train_loss, vs.tokens ? fmt::format("{:.5f}", rep.valid_nll) : "",
-                         vs.tokens ? fmt::format("{:.4f}", rep.valid_ppl) : "", vs.tokens ? fmt::format("{:.5f}", rep.valid_acc) : "",
-                         rep.lr, rep.tokens_per_s, rep.elapsed_s);
+      const double done = static_cast<double>(epoch) + (cut ? static_cast<double>(meta.step_in_epoch) / static_cast<double>(n_steps) : 1.0);
+      append_log(log_path, done, rep, vs.tokens > 0);
     }
     result.epochs.push_back(rep);
     if (on_epoch) on_epoch(rep);
@@ -503,14 +571,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   result.epochs_done = meta.epoch;
   result.best_valid_nll = meta.best_valid_nll;
   result.stop_detail = stop_detail(result, opt, shared_elapsed);
-  {
-    std::uint64_t h = 14695981039346656037ull;
-    for (const auto& p : m->parameters()) {
-      auto c = p.detach().to(torch::kCPU).contiguous();
-      h = fnv1a64(c.data_ptr(), c.nbytes(), h);
-    }
-    result.parameter_hash = h;
-  }
+  result.parameter_hash = parameter_hash(*m);
   return result;
 }
 

@@ -19,7 +19,7 @@ struct TrainOptions {
   std::string corpus;
   std::string run_dir;
   std::string arch = "lstm";
-  std::string preset = "small";
+  std::string preset = "auto";  ///< a model preset, or auto: by the time budget (auto_preset)
   bool scalar_input = false;
   int epochs = 20;             ///< with resume, < 0 keeps the run's own number; 0 with a time limit: as many as it allows
   double time_limit_min = 0;   ///< 0 = none
@@ -51,11 +51,28 @@ struct TrainResult {
   double best_valid_nll = 0;
   std::string stopped_because;  ///< "epochs", "early stopping", "time limit", "interrupted"
   std::string stop_detail;      ///< why, in words: "the 10-minute budget was used (12.3 epochs)", ...
+  std::string model_choice;     ///< the model trained, and with --preset auto why: "lstm 2x192 (auto: ...)"
   std::vector<EpochReport> epochs;
   int world_size = 1;
   std::size_t gradient_bytes = 0;  ///< sent and received by each rank per step (world size > 1)
   std::uint64_t parameter_hash = 0;  ///< FNV-1a of the final parameters' bytes: equal on every rank
 };
+
+/// What `--preset auto` trains for a time budget of `minutes` on `cores` cores in all (every
+/// rank's threads) with a vocabulary of `vocab` tokens. An LSTM is sized compute-optimally in
+/// the sense of Hoffmann et al. 2022, about 20 training tokens per parameter, with the tokens a
+/// budget buys estimated from the LSTM's cost measured here (kLstmParamTokensPerCoreSecond):
+/// of the ladder tiny (1x64), 2x128, 2x192, 2x256, small (2x384), the one nearest on a log
+/// scale. No budget (epochs only): small. A Transformer: small. docs/models.md has the
+/// measurements behind it.
+struct PresetChoice {
+  std::string preset;
+  double target_parameters = 0;  ///< what the budget calls for (0: no budget)
+};
+PresetChoice auto_preset(const std::string& arch, double minutes, int cores, int vocab);
+/// Parameters x training tokens per second that one core gets through in an LSTM (2x384 at
+/// 5,600-6,000 tokens/s on one core of the development machine).
+constexpr double kLstmParamTokensPerCoreSecond = 1.2e10;
 
 /// Windows per step when none is given: 32 for an LSTM (of 256 tokens), 8 for a Transformer
 /// (of its 1,024-token context): about 8,000 tokens a step either way.
