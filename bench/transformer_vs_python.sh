@@ -14,7 +14,7 @@ for round in 1 2; do
   echo "$line"
   ours_train=$(max "$ours_train" "$(sed -E 's/.*train ([0-9]+) tokens.*/\1/' <<<"$line")")
   ours_gen=$(max "$ours_gen" "$(sed -E 's/.*generate ([0-9]+) tokens.*/\1/' <<<"$line")")
-  line=$(python3 "$here/bench/transformer_speed.py" $V "$B" "$T" "$steps" "$threads")
+  line=$(/usr/bin/python3 "$here/bench/transformer_speed.py" $V "$B" "$T" "$steps" "$threads")
   echo "$line"
   py_train=$(max "$py_train" "$(sed -E 's/.*train ([0-9]+) tokens.*/\1/' <<<"$line")")
   py_gen=$(max "$py_gen" "$(sed -E 's/.*generate ([0-9]+) tokens.*/\1/' <<<"$line")")

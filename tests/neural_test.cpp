@@ -225,15 +225,15 @@ TEST(Train, AutoPresetSizesTheModelByTheBudget) {
   EXPECT_EQ(c.dense, 128);
   EXPECT_THROW(model::ModelConfig::preset_for("lstm", "2x16", 325), ConfigError);
   EXPECT_THROW(model::ModelConfig::preset_for("lstm", "2x", 325), ConfigError);
-  // sqrt(1.2e10 * cores * seconds / 20) parameters, the nearest rung on a log scale.
+  // sqrt(1.2e10 * cores * seconds / 600) parameters, the nearest rung on a log scale.
   EXPECT_EQ(train::auto_preset("lstm", 0, 2, 325).preset, "small");  // no budget: the old default
   EXPECT_EQ(train::auto_preset("transformer", 10, 2, 325).preset, "small");
-  auto one = train::auto_preset("lstm", 1, 1, 325);  // ~190,000: 2x128 (311k) is nearer than tiny (61k)
-  EXPECT_NEAR(one.target_parameters, std::sqrt(1.2e10 * 60 / 20), 1);
-  EXPECT_EQ(one.preset, "2x128");
-  EXPECT_EQ(train::auto_preset("lstm", 15, 2, 325).preset, "2x256");  // ~1.04M: 2x256 (1.03M)
-  EXPECT_EQ(train::auto_preset("lstm", 60, 2, 325).preset, "small");  // ~2.08M: small (2.2M)
-  EXPECT_EQ(train::auto_preset("lstm", 0.05, 1, 325).preset, "tiny");
+  auto demo = train::auto_preset("lstm", 15, 2, 325);  // ~190,000: 2x128 (311k) is nearer than tiny (61k)
+  EXPECT_NEAR(demo.target_parameters, std::sqrt(1.2e10 * 2 * 900 / 600), 1);
+  EXPECT_EQ(demo.preset, "2x128");
+  EXPECT_EQ(train::auto_preset("lstm", 5, 1, 325).preset, "tiny");       // ~77,000
+  EXPECT_EQ(train::auto_preset("lstm", 480, 2, 325).preset, "2x256");    // ~1.07M: 2x256 (1.03M)
+  EXPECT_EQ(train::auto_preset("lstm", 5000, 2, 325).preset, "small");   // ~3.5M: the top rung
 }
 
 TEST(Train, ATimeBudgetWithoutEpochsKeepsTraining) {

@@ -31,7 +31,7 @@ namespace arioso::neural_app {
 int cmd_demo(int argc, char** argv) {
   CLI::App app{"arioso demo: learn the default corpus, compose three pieces"};
   std::vector<std::string> midi_dirs = {"/usr/share/games/simutrans/music", "/usr/share/games/openttd/baseset/openmsx"};
-  std::string given, out_dir = "arioso-demo", preset = "small", arch = "lstm";
+  std::string given, out_dir = "arioso-demo", preset = "auto", arch = "lstm";
   double minutes = 15;
   int pieces = 3;
   double seconds = 60;
@@ -103,10 +103,11 @@ int cmd_demo(int argc, char** argv) {
       fmt::print("    on {} local ranks\n", ranks);
     }
     try {
-      train::train(to, g_stop, [&](const Progress& p) { bar(p); }, [&](const train::EpochReport& e) {
+      auto r = train::train(to, g_stop, [&](const Progress& p) { bar(p); }, [&](const train::EpochReport& e) {
         print_epoch(e);
         draw_run(run);
       });
+      fmt::print("    model: {}\n", r.model_choice);
       index_run(run);
     } catch (...) {
       local.stop();

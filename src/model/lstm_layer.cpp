@@ -8,11 +8,10 @@
 //   da_o = dh tanh(c_t) o (1 - o),  dc_{t-1} = dc' f,  dh_{t-1} = da W_hh.
 #include "model/lstm_layer.h"
 
+#include "model/gemm.h"
+
 #include <algorithm>
 
-#ifdef ARIOSO_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
-#endif
 
 namespace arioso::model {
 
@@ -20,45 +19,6 @@ namespace {
 
 using torch::Tensor;
 
-#ifdef ARIOSO_HAVE_DNNL
-/// A 2-D float tensor as a row-major BLAS operand: 'N' with its row stride, or 'T' (a
-/// transposed view) with its column stride. False for other layouts.
-bool as_operand(const Tensor& t, char& trans, std::int64_t& ld) {
-  const auto r = t.size(0), c = t.size(1), s0 = t.stride(0), s1 = t.stride(1);
-  if ((s1 == 1 || c <= 1) && (r <= 1 || s0 >= std::max<std::int64_t>(c, 1))) {
-    trans = 'N', ld = std::max({s0, c, std::int64_t{1}});
-    return true;
-  }
-  if ((s0 == 1 || r <= 1) && (c <= 1 || s1 >= std::max<std::int64_t>(r, 1))) {
-    trans = 'T', ld = std::max({s1, r, std::int64_t{1}});
-    return true;
-  }
-  return false;
-}
-#endif
-
-/// c = a b + beta c for float matrices, c contiguous. Through oneDNN's sgemm where arioso was
-/// built with it: its kernels are chosen by the CPU's instruction sets (AVX-512 where there is
-/// AVX-512), while OpenBLAS picks them from a table of CPU models, which may not know the CPU
-/// or be pinned by OPENBLAS_CORETYPE; on this project's machines oneDNN's single-thread
-/// products ran 1.9x OpenBLAS's (bench/RESULTS.md). Otherwise libtorch's mm (its BLAS).
-void matmul_into(Tensor& c, const Tensor& a, const Tensor& b, float beta) {
-#ifdef ARIOSO_HAVE_DNNL
-  char ta = 'N', tb = 'N';
-  std::int64_t lda = 0, ldb = 0;
-  if (c.is_contiguous() && a.size(0) > 0 && b.size(1) > 0 && a.size(1) > 0 && as_operand(a, ta, lda) && as_operand(b, tb, ldb)) {
-    auto st = dnnl_sgemm(ta, tb, a.size(0), b.size(1), a.size(1), 1.0f, a.data_ptr<float>(), lda, b.data_ptr<float>(), ldb,
-                         beta, c.data_ptr<float>(), std::max<std::int64_t>(c.size(1), 1));
-    TORCH_CHECK(st == dnnl_success, "oneDNN sgemm failed with status ", static_cast<int>(st));
-    return;
-  }
-#endif
-  if (beta == 0.0f) {
-    torch::mm_out(c, a, b);
-  } else {
-    c.mul_(beta).addmm_(a, b);
-  }
-}
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 

@@ -15,6 +15,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "model/gemm.h"
 #include "model/lstm_layer.h"
 
 namespace arioso::model {
@@ -302,7 +303,7 @@ class Block : public torch::nn::Module {
                         torch::Tensor* v_cache, std::int64_t cached) {
     auto B = x.size(0), T = x.size(1), C = x.size(2);
     auto hd = C / heads_;
-    auto qkv = qkv_->forward(ln1_->forward(x)).view({B, T, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
+    auto qkv = dense(ln1_->forward(x), qkv_->weight, qkv_->bias).view({B, T, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
     auto qk = cos.defined() ? rotate(qkv.narrow(0, 0, 2), cos, sin) : qkv.narrow(0, 0, 2);  // queries and keys at once
     auto q = qk[0] * (1.0 / std::sqrt(static_cast<double>(hd))), k = qk[1], v = qkv[2];  // (B, H, T, hd)
     if (k_cache) {
@@ -312,8 +313,9 @@ class Block : public torch::nn::Module {
       v = v_cache->narrow(2, 0, cached + T);
     }
     auto y = causal_attention(q, k, v).transpose(1, 2).contiguous().view({B, T, C});
-    auto h = x + drop_->forward(proj_->forward(y));
-    return h + drop_->forward(fc2_->forward(torch::gelu(fc_->forward(ln2_->forward(h)))));
+    auto h = x + drop_->forward(dense(y, proj_->weight, proj_->bias));
+    auto mlp = dense(torch::gelu(dense(ln2_->forward(h), fc_->weight, fc_->bias)), fc2_->weight, fc2_->bias);
+    return h + drop_->forward(mlp);
   }
 
  private:
@@ -361,7 +363,7 @@ class TransformerLM : public SequenceModel {
       state->position += T;
       state->cached += T;
     }
-    return torch::matmul(ln_->forward(h), tok_->weight.t());  // weight-tied output: (B, T, V)
+    return dense(ln_->forward(h), tok_->weight, torch::Tensor());  // weight-tied output: (B, T, V)
   }
   std::int64_t context() const override { return config_.context; }
   bool slides() const override { return !pos_; }
@@ -413,7 +415,8 @@ bool fused_lstm_enabled() { return g_fused_lstm; }
 
 int use_threads(int threads, const std::string& arch) {
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (arch == "lstm" && lstm_layer_uses_onednn()) {
+  (void)arch;  // both models' large products are oneDNN's where it is there (model/gemm.h)
+  if (lstm_layer_uses_onednn()) {
     set_blas_threads(1);
     torch::set_num_threads(n);
   } else if (set_blas_threads(n)) {

@@ -78,13 +78,13 @@ std::shared_ptr<SequenceModel> make_model(const ModelConfig& config);
 /// default) or through torch::nn::LSTM (for comparisons: the same parameters and results).
 void set_fused_lstm(bool on);
 bool fused_lstm_enabled();
-/// Splits `threads` cores (0 = all) for a model of architecture `arch` the way measured
-/// fastest here (bench/RESULTS.md) and returns the number used. LSTM, with oneDNN: libtorch's
-/// OpenMP threads (which oneDNN's products and libtorch's element-wise kernels use), OpenBLAS
-/// one thread. Otherwise (a Transformer, whose products are OpenBLAS's; or no oneDNN): one
-/// libtorch thread, `threads` OpenBLAS threads. Never both pools at once: OpenMP workers spin
-/// for a while after each parallel region, and OpenBLAS threads started meanwhile find the
-/// cores taken (2 + 2 threads ran the seed LSTM at 914 tokens/s against 2,008 with 1 + 2).
+/// Splits `threads` cores (0 = all) the way measured fastest here (bench/RESULTS.md) and
+/// returns the number used. With oneDNN (the LSTM layer's and the Transformer's linear
+/// products): libtorch's OpenMP threads (which oneDNN and libtorch's element-wise kernels use),
+/// OpenBLAS one thread (the Transformer's attention products). Without: one libtorch thread,
+/// `threads` OpenBLAS threads. Never both pools at once: OpenMP workers spin for a while after
+/// each parallel region, and OpenBLAS threads started meanwhile find the cores taken (2 + 2
+/// threads ran the seed LSTM at 914 tokens/s against 2,008 with 1 + 2).
 int use_threads(int threads, const std::string& arch);
 /// Keeps freed heap memory in the process instead of returning large blocks to the kernel:
 /// training frees and reallocates tensors of tens of MB every step, and each fresh block is

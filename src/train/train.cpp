@@ -201,7 +201,8 @@ std::string stop_detail(const TrainResult& r, const TrainOptions& opt, double el
     return fmt::format("the {:g}-minute budget was used ({:.1f} min)", opt.time_limit_min, elapsed_s / 60);
   }
   if (r.stopped_because == "early stopping") {
-    return fmt::format("validation NLL did not improve for {} epochs (--patience)", opt.patience);
+    return fmt::format("validation NLL did not improve for {} epochs (--patience){}", opt.patience,
+                       opt.time_limit_min > 0 ? " and a tenth of the budget" : "");
   }
   if (r.stopped_because == "interrupted") return "interrupted; last.pt holds the state to --resume from";
   return fmt::format("all {} epochs done{}", opt.epochs, done > 0 ? "" : " (none were left)");
@@ -334,7 +335,7 @@ std::uint64_t parameter_hash(model::SequenceModel& m) {
 
 PresetChoice auto_preset(const std::string& arch, double minutes, int cores, int vocab) {
   if (arch != "lstm" || minutes <= 0) return {"small", 0};
-  const double target = std::sqrt(kLstmParamTokensPerCoreSecond * std::max(1, cores) * minutes * 60 / 20);
+  const double target = std::sqrt(kLstmParamTokensPerCoreSecond * std::max(1, cores) * minutes * 60 / kTokensPerParameter);
   PresetChoice best{"small", target};
   double best_distance = 1e300;
   for (const char* name : {"tiny", "2x128", "2x192", "2x256", "small"}) {
@@ -467,6 +468,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   result.stopped_because = "epochs";
   double time_limit_s = opt.time_limit_min > 0 ? opt.time_limit_min * 60 : 1e300;
   double shared_elapsed = 0;  // rank 0's clock, the same on every rank after each step
+  double best_at_s = 0;       // shared_elapsed at the best epoch of this session
   result.world_size = W;
   result.gradient_bytes = W > 1 ? reducer.gradient_bytes() : 0;
 
@@ -551,6 +553,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       meta.best_valid_nll = criterion;
       meta.bad_epochs = 0;
       rep.best = true;
+      best_at_s = shared_elapsed;
     } else {
       ++meta.bad_epochs;
     }
@@ -563,7 +566,11 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
     result.epochs.push_back(rep);
     if (on_epoch) on_epoch(rep);
     if (cut) break;
-    if (opt.patience > 0 && meta.bad_epochs >= opt.patience) {
+    // With a time budget an epoch may last seconds, and a few without improvement are noise
+    // while the learning rate is high: stopping early also needs a tenth of the budget to have
+    // passed since the best epoch. (shared_elapsed is rank 0's clock: every rank agrees.)
+    const bool long_enough = opt.time_limit_min <= 0 || shared_elapsed - best_at_s >= 0.1 * time_limit_s;
+    if (opt.patience > 0 && meta.bad_epochs >= opt.patience && long_enough) {
       result.stopped_because = "early stopping";
       break;
     }

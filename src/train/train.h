@@ -59,12 +59,13 @@ struct TrainResult {
 };
 
 /// What `--preset auto` trains for a time budget of `minutes` on `cores` cores in all (every
-/// rank's threads) with a vocabulary of `vocab` tokens. An LSTM is sized compute-optimally in
-/// the sense of Hoffmann et al. 2022, about 20 training tokens per parameter, with the tokens a
-/// budget buys estimated from the LSTM's cost measured here (kLstmParamTokensPerCoreSecond):
-/// of the ladder tiny (1x64), 2x128, 2x192, 2x256, small (2x384), the one nearest on a log
-/// scale. No budget (epochs only): small. A Transformer: small. docs/models.md has the
-/// measurements behind it.
+/// rank's threads) with a vocabulary of `vocab` tokens. An LSTM is sized by the compute the
+/// budget buys, C = kLstmParamTokensPerCoreSecond x cores x seconds (parameters x tokens): the
+/// budget calls for sqrt(C / kTokensPerParameter) parameters (the compute-optimal form of
+/// Hoffmann et al. 2022, whose 20 tokens per parameter is far too few here: measured on this
+/// machine, smaller models won at every CPU budget tried; docs/models.md). Of the ladder tiny
+/// (1x64), 2x128, 2x192, 2x256, small (2x384), the one nearest on a log scale. No budget
+/// (epochs only): small. A Transformer: small.
 struct PresetChoice {
   std::string preset;
   double target_parameters = 0;  ///< what the budget calls for (0: no budget)
@@ -73,6 +74,10 @@ PresetChoice auto_preset(const std::string& arch, double minutes, int cores, int
 /// Parameters x training tokens per second that one core gets through in an LSTM (2x384 at
 /// 5,600-6,000 tokens/s on one core of the development machine).
 constexpr double kLstmParamTokensPerCoreSecond = 1.2e10;
+/// Training tokens per parameter at the best size for a budget: calibrated on the seed and
+/// default corpora at 5 minutes on one core, where the best of the ladder lay between tiny
+/// and 2x128 (docs/models.md).
+constexpr double kTokensPerParameter = 600;
 
 /// Windows per step when none is given: 32 for an LSTM (of 256 tokens), 8 for a Transformer
 /// (of its 1,024-token context): about 8,000 tokens a step either way.
