@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   if (!plain_malloc || std::string(plain_malloc) != "1") model::keep_freed_memory();
   auto ours = [&] {
     model::set_fused_lstm(true);
-    model::use_threads(threads, arch);
+    model::use_threads(threads);
   };
   auto stock = [&] {  // torch::nn::LSTM, with its best thread split
     model::set_fused_lstm(false);

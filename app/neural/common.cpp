@@ -65,7 +65,7 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
 
 nlohmann::json run_generate(GenCli& o, bool quiet) {
   generate::Generator gen(o.run, o.device);
-  model::use_threads(0, gen.meta().model.arch);
+  model::use_threads(0);
   gen.set_precision(o.precision);
   if (!o.key.empty()) o.g.key = generate::parse_key(o.key);
   if (!o.primer.empty()) o.g.primer = gen.primer_from_midi(o.primer);

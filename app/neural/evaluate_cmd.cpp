@@ -53,7 +53,7 @@ int cmd_evaluate(int argc, char** argv) {
   if (device_name == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
   auto m = model::load_checkpoint(ckpt, &meta);
-  model::use_threads(0, meta.model.arch);
+  model::use_threads(0);
   model::keep_freed_memory();
   m->to(device);
   m->eval();

@@ -382,7 +382,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       o.on_progress(std::clamp(least, 0.0, 1.0));
     }
     for (int b = 0; b < B; ++b) model_inputs[static_cast<std::size_t>(b)].push_back(static_cast<int>(next[static_cast<std::size_t>(b)]));
-    if (ctx > 0 && !model_->slides() && state.position + 1 > ctx) {
+    if (!model_->slides() && state.position + 1 > ctx) {
       // A context of learned positions is full: start again from the last half-context of each
       // row. (With rotary positions the model drops its oldest cached steps itself.)
       std::vector<std::int64_t> in;

@@ -76,11 +76,14 @@ class DenseFn : public torch::autograd::Function<DenseFn> {
     const auto& x = saved[0];
     const auto& w = saved[1];
     auto dy = grads[0].contiguous();
-    auto dx = torch::empty_like(x), dw = torch::empty_like(w);
-    matmul_into(dx, dy, w, 0.0f);
+    Tensor dx, dw = torch::empty_like(w);
+    if (ctx->needs_input_grad(0)) {
+      dx = torch::empty_like(x);
+      matmul_into(dx, dy, w, 0.0f);
+    }
     matmul_into(dw, dy.t(), x, 0.0f);
     Tensor db = ctx->needs_input_grad(2) ? dy.sum(0) : Tensor();
-    return {ctx->needs_input_grad(0) ? dx : Tensor(), dw, db};
+    return {dx, dw, db};
   }
 };
 
@@ -88,7 +91,7 @@ class DenseFn : public torch::autograd::Function<DenseFn> {
 
 torch::Tensor dense(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat) {
-    return b.defined() ? torch::nn::functional::linear(x, w, b) : torch::matmul(x, w.t());
+    return torch::nn::functional::linear(x, w, b);  // an undefined bias is none
   }
   auto sizes = x.sizes().vec();
   auto rows = x.reshape({-1, x.size(-1)}).contiguous();

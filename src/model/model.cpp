@@ -273,12 +273,14 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   const auto T = q.size(2), past = k.size(2) - T;
   if (T == 1) return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)), -1), v);
   constexpr std::int64_t kChunk = 128;
+  // Key after query within a chunk; a shorter last chunk takes its top-left corner.
+  const auto first = std::min(kChunk, T);
+  const auto later = torch::ones({first, first}, q.options().dtype(torch::kBool)).triu(1);
   std::vector<torch::Tensor> out;
   for (std::int64_t a = 0; a < T; a += kChunk) {
     const auto n = std::min(kChunk, T - a), end = past + a + n;
     auto scores = torch::matmul(q.narrow(2, a, n), k.narrow(2, 0, end).transpose(-2, -1));  // (B, H, n, end)
-    auto later = torch::ones({n, n}, q.options().dtype(torch::kBool)).triu(1);  // key after query
-    scores.narrow(-1, end - n, n).masked_fill_(later, -std::numeric_limits<float>::infinity());
+    scores.narrow(-1, end - n, n).masked_fill_(later.narrow(0, 0, n).narrow(1, 0, n), -std::numeric_limits<float>::infinity());
     out.push_back(torch::matmul(torch::softmax(scores, -1), v.narrow(2, 0, end)));
   }
   return out.size() == 1 ? out[0] : torch::cat(out, 2);
@@ -413,9 +415,8 @@ static std::atomic<bool> g_fused_lstm{true};
 void set_fused_lstm(bool on) { g_fused_lstm = on; }
 bool fused_lstm_enabled() { return g_fused_lstm; }
 
-int use_threads(int threads, const std::string& arch) {
+int use_threads(int threads) {
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  (void)arch;  // both models' large products are oneDNN's where it is there (model/gemm.h)
   if (lstm_layer_uses_onednn()) {
     set_blas_threads(1);
     torch::set_num_threads(n);

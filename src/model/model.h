@@ -85,7 +85,7 @@ bool fused_lstm_enabled();
 /// `threads` OpenBLAS threads. Never both pools at once: OpenMP workers spin for a while after
 /// each parallel region, and OpenBLAS threads started meanwhile find the cores taken (2 + 2
 /// threads ran the seed LSTM at 914 tokens/s against 2,008 with 1 + 2).
-int use_threads(int threads, const std::string& arch);
+int use_threads(int threads);
 /// Keeps freed heap memory in the process instead of returning large blocks to the kernel:
 /// training frees and reallocates tensors of tens of MB every step, and each fresh block is
 /// paid again in page faults (the seed LSTM's layer trained 1.7x faster with this here).

@@ -497,7 +497,7 @@ struct Server::Impl {
     Run& run = *runs.at(job.run);
     if (!run.generator) run.generator = std::make_unique<generate::Generator>(run.dir);
     auto& gen = *run.generator;
-    model::use_threads(o.threads, gen.meta().model.arch);
+    model::use_threads(o.threads);
     generate::GenerateOptions g = job.g;
     fs::create_directories(job.dir);
     if (fs::exists(job.dir + "/primer.mid")) g.primer = gen.primer_from_midi(job.dir + "/primer.mid");

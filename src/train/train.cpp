@@ -370,7 +370,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.device != "cpu" && opt.device != "cuda") throw ConfigError(fmt::format("--device {}: use cpu or cuda", opt.device));
   if (opt.device == "cuda" && !torch::cuda::is_available()) throw ConfigError("--device cuda: this libtorch has no CUDA or no GPU is visible");
   torch::Device device(opt.device == "cuda" ? torch::kCUDA : torch::kCPU);
-  const int threads = model::use_threads(opt.threads, opt.arch);
+  const int threads = model::use_threads(opt.threads);
   model::keep_freed_memory();
   const int W = opt.dist.world_size, rank = opt.dist.rank;
   const bool lead = rank == 0;  // rank 0 alone logs and writes files
