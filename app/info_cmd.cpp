@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "music/instruments.h"
 #include "music/key.h"
+#include "music/remi.h"
 #include "music/score.h"
 #include "core/error.h"
 #include "midi/midi_file.h"
@@ -64,6 +66,16 @@ nlohmann::json describe(const std::string& path, const midi::MidiFile& f, const 
                       {"notes", count}});
   }
   j["tracks"] = tracks;
+  {
+    // The parts as the default tokenizer sees them: one per instrument, over tracks and channels.
+    json parts = json::array();
+    for (const auto& p : music::remi_parts(music::score_from_midi(f))) {
+      parts.push_back({{"instrument", p.instrument == music::RemiSettings::kDrums ? json("drums") : json(p.instrument)},
+                       {"name", music::instrument_name(p.instrument)}, {"notes", p.notes}, {"kept", p.kept},
+                       {"tracks", p.tracks}, {"channels", p.channels}, {"pitch_range", {p.lowest, p.highest}}});
+    }
+    j["parts"] = parts;
+  }
   json tempos = json::array();
   for (const auto& c : tempo.changes()) {
     tempos.push_back({{"tick", c.tick}, {"us_per_quarter", c.us_per_quarter}, {"bpm", 60e6 / c.us_per_quarter}});
@@ -140,6 +152,16 @@ void print_text(const nlohmann::json& j) {
     };
     fmt::print("    {:>3} {:<24} channels {:<8} programs {:<8} notes {}\n", t, "\"" + tr["name"].get<std::string>() + "\"",
                join(tr["channels"]), join(tr["programs"]), tr["notes"].get<std::size_t>());
+  }
+  fmt::print("  parts (as the remi tokenizer sees them: one per instrument, over tracks and channels):\n");
+  for (const auto& p : j["parts"]) {
+    std::string tracks, channels;
+    for (const auto& t : p["tracks"]) tracks += (tracks.empty() ? "" : ",") + std::to_string(t.get<int>());
+    for (const auto& c : p["channels"]) channels += (channels.empty() ? "" : ",") + std::to_string(c.get<int>());
+    const std::size_t notes = p["notes"].get<std::size_t>(), kept = p["kept"].get<std::size_t>();
+    fmt::print("    {:<28} {:>6} notes{}  tracks {}  channels {}\n",
+               p["instrument"].is_string() ? "Drums" : fmt::format("{} [{}]", p["name"].get<std::string>(), p["instrument"].get<int>()), notes,
+               kept == notes ? "" : fmt::format(" ({} kept)", kept), tracks, channels);
   }
   fmt::print("  tempo:");
   std::size_t shown = 0;

@@ -14,7 +14,7 @@ namespace arioso::app {
 Runner add_prepare(CLI::App& app) {
   struct Opt {
     std::vector<std::string> inputs;
-    std::string output, tokenizer = "remi", compat = "none", parts = "pitched";
+    std::string output, tokenizer = "remi", compat = "none", parts;
     double valid = 0.1, test = 0.0;
     bool json = false;
   };
@@ -22,9 +22,9 @@ Runner add_prepare(CLI::App& app) {
   auto* cmd = app.add_subcommand("prepare", "Turn MIDI files and folders into a training corpus");
   cmd->add_option("inputs", o->inputs, "MIDI files or folders (searched recursively)")->required();
   cmd->add_option("-o,--output", o->output, "corpus file to write")->required();
-  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: rhythm, compact notes, key tokens), remi-plain (every note's velocity and duration, no keys) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-plain", "classic"}));
+  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: rhythm, compact notes, key tokens, every instrument and the drums), remi-merged (the same with the pitched parts merged into one, no drums), remi-plain (every note's velocity and duration, no keys, merged) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-merged", "remi-plain", "classic"}));
   cmd->add_option("--compat", o->compat, "classic only: 'music21' reproduces music21 5.x exactly")->check(CLI::IsMember({"none", "music21"}));
-  cmd->add_option("--parts", o->parts, "pitched (default) | first | programs=0-7,40 | tracks=1,3");
+  cmd->add_option("--parts", o->parts, "all (pitched and drums, each as its instrument: remi's default) | pitched (the others' default) | first | programs=0-7,40 | tracks=1,3");
   cmd->add_option("--valid-fraction", o->valid, "share of pieces held out for validation")->capture_default_str();
   cmd->add_option("--test-fraction", o->test, "share of pieces held out for testing")->capture_default_str();
   cmd->add_flag("--json", o->json, "Print the summary as JSON");
@@ -32,7 +32,8 @@ Runner add_prepare(CLI::App& app) {
     data::PrepareOptions po;
     po.tokenizer = music::tokenizer_named(o->tokenizer);
     po.tokenizer.compat_music21 = o->compat == "music21";
-    po.tokenizer.parts = o->parts;
+    if (!o->parts.empty()) po.tokenizer.parts = o->parts;
+    po.tokenizer.validate();
     po.valid_fraction = o->valid;
     po.test_fraction = o->test;
     ProgressBar bar;

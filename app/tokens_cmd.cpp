@@ -15,21 +15,20 @@ namespace arioso::app {
 
 Runner add_tokens(CLI::App& app) {
   struct Opt {
-    std::string file, tokenizer = "remi", compat = "none", parts = "pitched";
+    std::string file, tokenizer = "remi", compat = "none", parts;
     bool json = false;
   };
   auto o = std::make_shared<Opt>();
   auto* cmd = app.add_subcommand("tokens", "Print the tokens of one MIDI file");
   cmd->add_option("file", o->file, "MIDI file")->required();
-  cmd->add_option("--tokenizer", o->tokenizer, "remi (default, keeps rhythm) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "classic"}));
+  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: compact notes, keys, instruments), remi-merged, remi-plain or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-merged", "remi-plain", "classic"}));
   cmd->add_option("--compat", o->compat, "classic only: 'music21' reproduces music21 5.x exactly")->check(CLI::IsMember({"none", "music21"}));
-  cmd->add_option("--parts", o->parts, "pitched | first | programs=0-7,40 | tracks=1,3");
+  cmd->add_option("--parts", o->parts, "all (remi's default) | pitched (the others') | first | programs=0-7,40 | tracks=1,3");
   cmd->add_flag("--json", o->json, "Print {\"file\", \"tokenizer\", \"tokens\"}");
   return [o]() {
-    music::TokenizerConfig cfg;
-    cfg.name = o->tokenizer;
+    music::TokenizerConfig cfg = music::tokenizer_named(o->tokenizer);
     cfg.compat_music21 = o->compat == "music21";
-    cfg.parts = o->parts;
+    if (!o->parts.empty()) cfg.parts = o->parts;
     cfg.validate();
     auto f = midi::read_midi_file(o->file);
     auto tokens = music::tokenize(f, cfg);

@@ -12,6 +12,7 @@
 #include "core/files.h"
 #include "midi/midi_file.h"
 #include "midi/notes.h"
+#include "music/instruments.h"
 #include "music/score.h"
 #include "test_util.h"
 #include "tunes.h"
@@ -45,7 +46,7 @@ TEST(Cli, DemoEndToEnd) {
   std::string dir = temp_dir("demo");
   write_tiny_corpus(dir + "/midi");
   std::string out_dir = dir + "/out";
-  std::string cmd = kArioso + " demo --midi " + dir + "/midi -o " + out_dir + " --minutes 0.05 --preset tiny --pieces 2 --seconds 6";
+  std::string cmd = kArioso + " demo --midi " + dir + "/midi -o " + out_dir + " --minutes 0.3 --preset tiny --pieces 2 --seconds 6";
   std::string log;
   ASSERT_EQ(run(cmd, &log), 0) << log;
   for (const char* f : {"piece-1.mid", "piece-1.wav", "piece-1.png", "piece-2.mid", "piece-2.wav", "piece-2.png", "loss.png",
@@ -150,6 +151,60 @@ TEST(Cli, TrainsFromAMidiFolder) {
   ASSERT_EQ(run(here + kArioso + " generate --bars 2", &log), 0) << log;
   EXPECT_NE(log.find("run: runs/midi-2"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(dir + "/piece.mid")) << log;
+  fs::remove_all(dir);
+}
+
+// Arrangements: a folder of band tunes (tune, bass, drums) trains a model with instruments;
+// `generate --instruments` writes only those, each on its own track with its General MIDI
+// name, channel and program (read back by mido), drums on channel 10; `--no-drums` has none;
+// `info` lists the parts; the piano roll draws them.
+TEST(Cli, ArrangementsWithInstrumentControl) {
+  std::string dir = temp_dir("arrangements");
+  fs::create_directories(dir + "/midi");
+  for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 96));
+  std::string log;
+  ASSERT_EQ(run(kArioso + " train " + dir + "/midi -o " + dir + "/run --preset tiny --epochs 3 --window 64 --batch-size 4 --threads 1", &log), 0) << log;
+  ASSERT_EQ(run(kArioso + " info " + dir + "/midi/band0.mid --json", &log), 0) << log;
+  auto info = nlohmann::json::parse(log);
+  ASSERT_EQ(info["parts"].size(), 3u) << log;
+  EXPECT_EQ(info["parts"][0]["name"], "Acoustic Grand Piano");
+  EXPECT_EQ(info["parts"][1]["name"], "Electric Bass (finger)");
+  EXPECT_EQ(info["parts"][2]["instrument"], "drums");
+  const std::string gen = kArioso + " generate " + dir + "/run --num 3 --bars 4 --max-copy 0 --temperature 1.3 --png -o " + dir + "/out";
+  ASSERT_EQ(run(gen + " --instruments 'bass, drums' --name asked", &log), 0) << log;
+  ASSERT_EQ(run(gen + " --no-drums --name nodrums", &log), 0) << log;
+  if (!have_mido()) GTEST_SKIP() << "python3-mido not installed";
+  std::vector<std::string> files;
+  for (int i = 1; i <= 3; ++i) {
+    files.push_back(dir + "/out/asked-" + std::to_string(i) + ".mid");
+    files.push_back(dir + "/out/nodrums-" + std::to_string(i) + ".mid");
+  }
+  std::size_t bass = 0, drums = 0;
+  for (const auto& j : run_reference(ARIOSO_SOURCE_DIR "/tests/reference/mido_tracks.py", files)) {
+    const bool asked = j["file"].get<std::string>().find("asked") != std::string::npos;
+    int pitched_tracks = 0;
+    for (const auto& t : j["tracks"]) {
+      if (t["notes"].get<int>() == 0) continue;
+      ASSERT_EQ(t["channels"].size(), 1u) << j.dump();
+      ASSERT_EQ(t["programs"].size(), 1u) << j.dump();
+      const int channel = t["channels"][0], program = t["programs"][0];
+      if (channel == 9) {
+        EXPECT_TRUE(asked) << "--no-drums let drums through: " << j.dump();
+        EXPECT_EQ(t["name"], "Drums");
+        drums += t["notes"].get<std::size_t>();
+        continue;
+      }
+      EXPECT_EQ(t["name"], music::program_name(program));
+      ++pitched_tracks;
+      if (asked) {  // "bass": one bass of the family (32-39), of the model's choice
+        EXPECT_TRUE(program >= 32 && program <= 39) << j.dump();
+        bass += t["notes"].get<std::size_t>();
+      }
+    }
+    if (asked) EXPECT_LE(pitched_tracks, 1) << j.dump();
+  }
+  EXPECT_GT(bass + drums, 0u);
+  EXPECT_TRUE(fs::exists(dir + "/out/asked-1.png"));
   fs::remove_all(dir);
 }
 

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -22,6 +24,7 @@
 #include "model/model.h"
 #include "train/train.h"
 #include "test_util.h"
+#include "tunes.h"
 
 using namespace arioso;
 using namespace arioso::test;
@@ -379,6 +382,70 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
   for (const auto& piece : {free[0], gated[0]}) {
     EXPECT_EQ(eval::brute_force_longest_copy(eval::onset_symbols(piece.score), refs), piece.copy.longest_onsets);
   }
+  std::filesystem::remove_all(dir);
+}
+
+// A model with instruments composes only with the instruments asked for, over many samples;
+// without drums when told; and with the corpus's parts when nothing is asked.
+TEST(Generate, OnlyTheInstrumentsAskedFor) {
+  std::string dir = temp_dir("instruments");
+  std::filesystem::create_directories(dir + "/midi");
+  for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 96, p % 2 ? 0 : 73));
+  data::PrepareOptions po;
+  po.tokenizer = music::tokenizer_named("remi");
+  po.valid_fraction = 0;
+  auto prepared = data::prepare_corpus({dir + "/midi"}, po);
+  data::write_corpus(dir + "/c.corpus", prepared.corpus);
+  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 6, 64, 2e-2);
+  o.patience = 0;
+  std::atomic<bool> stop{false};
+  train::train(o, stop, {});
+  generate::Generator g(o.run_dir);
+  generate::GenerateOptions go;
+  go.bars = 4;
+  go.num = 16;
+  go.temperature = 1.5;  // wander: a sample that could leave the set would
+  go.top_p = 1;
+  go.max_copy = 0;
+  auto count_parts = [](const std::vector<generate::Piece>& pieces) {
+    std::map<int, std::size_t> n;  // program (-1: drums) -> notes
+    for (const auto& p : pieces) for (const auto& x : p.score.notes) ++n[x.drum() ? -1 : x.program];
+    return n;
+  };
+  auto free = count_parts(g.generate(go));
+  EXPECT_GT(free[-1], 0u);  // the model plays the corpus's drums...
+  EXPECT_GT(free[33], 0u);  // ...and bass
+  go.instruments = music::parse_instruments("bass,drums");
+  auto asked = count_parts(g.generate(go));
+  EXPECT_GT(asked[33] + asked[-1], 0u);
+  for (const auto& [program, notes] : asked) EXPECT_TRUE(program == -1 || (program >= 32 && program <= 39)) << program << ": " << notes << " notes";
+  go.instruments = music::parse_instruments("flute");
+  go.no_drums = true;
+  for (const auto& [program, notes] : count_parts(g.generate(go))) EXPECT_EQ(program, 73) << notes << " notes";
+  // Each instrument is written on a track of its own, with its channel and program; drums on channel 10.
+  go.instruments.reset();
+  go.no_drums = false;
+  go.num = 1;
+  auto piece = g.generate(go)[0];
+  auto file = midi::read_midi(midi::write_midi(music::score_to_midi(piece.score)));
+  for (std::size_t t = 1; t < file.tracks.size(); ++t) {
+    std::set<std::pair<int, int>> seen;  // (channel, program)
+    for (const auto& n : midi::extract_notes(file)) if (n.track == static_cast<int>(t)) seen.insert({n.channel, n.program});
+    ASSERT_EQ(seen.size(), 1u) << "track " << t;
+    const auto [channel, program] = *seen.begin();
+    EXPECT_EQ(midi::track_name(file.tracks[t]), channel == 9 ? "Drums" : music::program_name(program));
+  }
+  // A merged model has no instruments to choose from.
+  generate::GenerateOptions bass;
+  bass.instruments = music::parse_instruments("bass");
+  const music::Vocab v = music::Vocab::for_remi(music::tokenizer_named("remi").remi);
+  const auto banned = generate::banned_instruments(bass, music::tokenizer_named("remi"), v.size());
+  EXPECT_FALSE(banned[static_cast<std::size_t>(v.id("Program_33"))]);
+  EXPECT_TRUE(banned[static_cast<std::size_t>(v.id("Program_0"))]);
+  EXPECT_TRUE(banned[static_cast<std::size_t>(v.id("Drum_36"))]);
+  EXPECT_FALSE(banned[static_cast<std::size_t>(v.id("Pitch_40"))]);
+  EXPECT_THROW_MSG(generate::banned_instruments(bass, music::tokenizer_named("remi-merged"), 325), ConfigError,
+                   "this run's tokenizer has no instruments: --instruments and --no-drums need a run prepared with --tokenizer remi (the default since 0.2)");
   std::filesystem::remove_all(dir);
 }
 

@@ -21,7 +21,10 @@ const METRICS = [
   ["polyphony", "polyphony"], ["notes_per_beat", "notes per beat"], ["empty_beat_rate", "empty beats"], ["groove_consistency", "groove consistency"]];
 
 const $ = (id) => document.getElementById(id);
-const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null };
+const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null, urls: null, muted: new Set() };
+// Colours of the parts in order (as the PNG piano roll draws them); drums are instrument 128.
+const PART_COLOURS = ["31,120,181", "255,127,14", "44,160,44", "214,39,40", "148,103,189", "140,86,75", "227,119,194", "127,127,127", "188,189,34", "23,190,207"];
+const DRUMS = 128;
 
 function fmt(x, d = 2) { return (typeof x === "number" && isFinite(x)) ? x.toFixed(d) : "–"; }
 
@@ -98,6 +101,8 @@ function settings() {
     tempo: Number($("tempo").value), program: Number($("program").value), seed: Number($("seed").value || 0),
     max_copy: Number($("max_copy").value) };
   if ($("key").value) s.key = $("key").value;
+  if ($("instruments").value.trim()) s.instruments = $("instruments").value.trim();
+  if ($("no_drums").checked) s.no_drums = true;
   if (state.primer) s.keep_primer = $("keep_primer").checked;
   return s;
 }
@@ -168,14 +173,63 @@ async function show(piece, s) {
     (sum.max_copy > 0 ? ` (limit ${sum.max_copy}).` : " (gate off).") + ` Seed ${piece.params.seed}.`;
   const [notes, analysis] = await Promise.all([fetch(u.notes).then((r) => r.json()), fetch(u.analysis).then((r) => r.json())]);
   state.notes = notes;
+  state.urls = u;
+  state.muted = new Set();
+  drawParts();
   drawRoll();
   drawAnalysis(analysis);
   drawHistory();
 }
 
+// --- parts: each instrument with its colour; hear it or not, or solo it ----------------------------
+function partColour(instrument) {
+  const i = (state.notes.parts || []).findIndex((p) => p.instrument === instrument);
+  return PART_COLOURS[Math.max(0, i) % PART_COLOURS.length];
+}
+
+function drawParts() {
+  const box = $("parts"), parts = state.notes.parts || [];
+  box.innerHTML = "";
+  box.hidden = parts.length < 2;
+  for (const p of parts) {
+    const row = document.createElement("span");
+    row.className = "part";
+    const label = document.createElement("label");
+    const on = document.createElement("input");
+    on.type = "checkbox";
+    on.checked = !state.muted.has(p.instrument);
+    on.dataset.instrument = String(p.instrument);
+    on.addEventListener("change", () => { if (on.checked) state.muted.delete(p.instrument); else state.muted.add(p.instrument); mixChanged(); });
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = `rgb(${partColour(p.instrument)})`;
+    label.append(on, swatch, ` ${p.name} (${p.notes})`);
+    const solo = document.createElement("button");
+    solo.type = "button";
+    solo.className = "link";
+    solo.textContent = "solo";
+    solo.setAttribute("aria-label", `solo ${p.name}`);
+    solo.addEventListener("click", () => { state.muted = new Set(parts.map((q) => q.instrument).filter((i) => i !== p.instrument)); mixChanged(); });
+    row.append(label, solo);
+    box.append(row);
+  }
+}
+
+// Muting or soloing: the server renders the mix of the parts still on (GET .../mix.wav?parts=...).
+function mixChanged() {
+  const parts = (state.notes.parts || []).map((p) => p.instrument), on = parts.filter((i) => !state.muted.has(i));
+  const a = $("audio"), at = a.currentTime || 0, playing = !a.paused;
+  a.src = state.muted.size === 0 ? state.urls.wav : `${state.urls.status}/mix.wav?parts=${on.join(",")}`;
+  a.currentTime = at;
+  if (playing) a.play().catch(() => {});
+  drawParts();
+  drawRoll();
+}
+
 function drawRoll() {
   const c = $("roll"), g = c.getContext("2d"), n = state.notes;
-  const W = c.width, H = c.height, left = 36;
+  const drumKeys = [...new Set(n.notes.filter((x) => x[5] === DRUMS).map((x) => x[2]))].sort((a, b) => a - b);
+  const W = c.width, left = 36, lane = drumKeys.length ? Math.min(c.height * 0.25, 8 * drumKeys.length) + 4 : 0, H = c.height - lane;
   const lo = Math.min(n.pitch_min, 127) - 2, hi = Math.max(n.pitch_max, 0) + 2, dur = Math.max(n.seconds, 0.1);
   const x = (t) => left + (W - left - 4) * t / dur, y = (p) => H - 4 - (H - 8) * (p - lo + 1) / (hi - lo + 1), rowH = (H - 8) / (hi - lo + 1);
   g.clearRect(0, 0, W, H);
@@ -187,10 +241,12 @@ function drawRoll() {
   }
   g.strokeStyle = "#d9d6cf";
   for (const b of n.bars) { g.beginPath(); g.moveTo(x(b), 0); g.lineTo(x(b), H); g.stroke(); }
-  for (const [s, e, p, v, primer] of n.notes) {
-    const a = 0.35 + 0.65 * v / 127;
-    g.fillStyle = primer ? `rgba(192,86,59,${a})` : `rgba(47,95,179,${a})`;
-    g.fillRect(x(s), y(p), Math.max(2, x(e) - x(s) - 1), Math.max(2, rowH - 1));
+  const drumRow = drumKeys.length ? (lane - 4) / drumKeys.length : 0;
+  for (const [s, e, p, v, primer, instrument = 0] of n.notes) {
+    const a = (0.35 + 0.65 * v / 127) * (state.muted.has(instrument) ? 0.15 : 1);
+    g.fillStyle = primer ? `rgba(192,86,59,${a})` : `rgba(${partColour(instrument)},${a})`;
+    if (instrument === DRUMS) g.fillRect(x(s), H + 4 + drumKeys.indexOf(p) * drumRow, 2, Math.max(1, drumRow - 1));
+    else g.fillRect(x(s), y(p), Math.max(2, x(e) - x(s) - 1), Math.max(2, rowH - 1));
   }
   state.rollImage = g.getImageData(0, 0, W, H);
   state.rollX = x;

@@ -48,7 +48,9 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
   cmd->add_option("--key", o.key, "compose in a key, e.g. C:major, A:minor (a model with key tokens is conditioned on it; others mask pitches)");
   cmd->add_option("--key-strength", o.g.key_strength, "with --key, mask pitches too: 0 never leave the key; S > 0 out-of-key pitches lose S from their logits (default: no mask where the model has key tokens)");
   cmd->add_option("--tempo", o.g.tempo_bpm, "tempo in BPM");
-  cmd->add_option("--program", o.g.program, "General MIDI program (0 = piano)")->check(CLI::Range(0, 127));
+  cmd->add_option("--program", o.g.program, "General MIDI program of a merged model's notes (0 = piano; a model with instruments keeps its own)")->check(CLI::Range(0, 127));
+  cmd->add_option("--instruments", o.instruments, "compose only with these, e.g. \"piano,bass,strings,drums\": General MIDI names, families or program numbers (default: the model chooses)");
+  cmd->add_flag("--no-drums", o.g.no_drums, "no drum part");
   cmd->add_option("--max-copy", o.g.max_copy, "never more than K consecutive onsets copied from a training piece (0 = off)")->capture_default_str();
   cmd->add_option("--primer", o.primer, "start from this MIDI file");
   cmd->add_flag("--primer-from-corpus", o.primer_from_corpus, "start from a random window of a training piece (the tutorial's way)");
@@ -68,6 +70,7 @@ nlohmann::json run_generate(GenCli& o, bool quiet) {
   model::use_threads(0);
   gen.set_precision(o.precision);
   if (!o.key.empty()) o.g.key = generate::parse_key(o.key);
+  if (!o.instruments.empty()) o.g.instruments = music::parse_instruments(o.instruments);
   if (!o.primer.empty()) o.g.primer = gen.primer_from_midi(o.primer);
   else if (o.primer_from_corpus || gen.tokenizer().name == "classic") o.g.primer = gen.primer_from_corpus(o.g.seed, o.primer_length);
   if (o.g.notes == 0 && o.g.bars == 0 && o.g.seconds == 0) {

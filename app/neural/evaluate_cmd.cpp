@@ -95,10 +95,12 @@ int cmd_evaluate(int argc, char** argv) {
   for (const auto& it : items) seqs.push_back(&it.ids);
   auto scores = train::score_sequences(*m, seqs, device, /*keep_tokens=*/true);
   const auto kinds = music::token_kinds(meta.vocab, tok);
+  std::vector<bool> drum_ids(meta.vocab.size());
+  for (std::size_t id = 0; id < meta.vocab.size(); ++id) drum_ids[id] = meta.vocab[id].rfind("Drum_", 0) == 0;
   nlohmann::json pieces = nlohmann::json::array();
   eval::Likelihood total;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    auto l = eval::piece_likelihood(items[i].file, items[i].ids, scores[i].token_nll, scores[i].token_right, kinds, items[i].decoded);
+    auto l = eval::piece_likelihood(items[i].file, items[i].ids, scores[i].token_nll, scores[i].token_right, kinds, items[i].decoded, drum_ids);
     total.merge(l);
     pieces.push_back(l.to_json());
   }
@@ -123,6 +125,10 @@ int cmd_evaluate(int argc, char** argv) {
       split_line += fmt::format("  {} {:.3f}/note ({:.0f}%)", kind, num(v["nll_per_note"]), 100 * num(v["share"]));
     }
     if (!split_line.empty()) fmt::print("by kind (nats per note, share of the loss):{}\n", split_line);
+    if (t.contains("drums")) {
+      fmt::print("pitched parts: {} notes, {:.3f} nats/note; drums: {} notes, {:.3f} nats/note\n", t["pitched"]["notes"].get<long>(),
+                 num(t["pitched"]["nll_per_note"]), t["drums"]["notes"].get<long>(), num(t["drums"]["nll_per_note"]));
+    }
     for (const auto& s : skipped) fmt::print(stderr, "skipped {}: {}\n", s["file"].get<std::string>(), s["error"].get<std::string>());
   }
   return 0;

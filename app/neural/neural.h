@@ -26,7 +26,7 @@ struct GenCli {
   std::string run, out_dir = ".", name = "piece", primer, soundfont, device = "cpu", precision = "fp32";
   bool primer_from_corpus = false, keep_primer = false, wav = false, png = false, json = false;
   int primer_length = 100;
-  std::string key;
+  std::string key, instruments;
   generate::GenerateOptions g;
 };
 void add_generate_options(CLI::App* cmd, GenCli& o);

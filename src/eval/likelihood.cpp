@@ -29,6 +29,9 @@ void Likelihood::merge(const Likelihood& o) {
   notes += o.notes;
   beats += o.beats;
   seconds += o.seconds;
+  drum_nll += o.drum_nll;
+  drum_tokens += o.drum_tokens;
+  drum_notes += o.drum_notes;
   for (std::size_t k = 0; k < kind_nll.size(); ++k) {
     kind_nll[k] += o.kind_nll[k];
     kind_tokens[k] += o.kind_tokens[k];
@@ -51,11 +54,17 @@ nlohmann::json Likelihood::to_json() const {
         {"nll_per_note", ratio(kind_nll[i], n)}, {"share", ratio(kind_nll[i], nll_sum)}};
   }
   j["by_kind"] = kinds;
+  const double pitched_notes = static_cast<double>(notes - drum_notes);
+  j["pitched"] = {{"notes", notes - drum_notes}, {"nll_sum", nll_sum - drum_nll}, {"nll_per_note", ratio(nll_sum - drum_nll, pitched_notes)}};
+  if (drum_notes > 0 || drum_tokens > 0) {
+    j["drums"] = {{"notes", drum_notes}, {"tokens", drum_tokens}, {"nll_sum", drum_nll}, {"nll_per_note", ratio(drum_nll, static_cast<double>(drum_notes))}};
+  }
   return j;
 }
 
 Likelihood piece_likelihood(const std::string& file, const std::vector<std::uint16_t>& ids, const std::vector<float>& token_nll,
-                            const std::vector<bool>& right, const std::vector<music::TokenKind>& kinds, const music::Score& decoded) {
+                            const std::vector<bool>& right, const std::vector<music::TokenKind>& kinds, const music::Score& decoded,
+                            const std::vector<bool>& drum_ids) {
   if (ids.size() >= 2 && (token_nll.size() != ids.size() - 1 || right.size() != token_nll.size())) {
     throw Error(fmt::format("{}: {} token scores for {} tokens", file, token_nll.size(), ids.size()));
   }
@@ -65,8 +74,11 @@ Likelihood piece_likelihood(const std::string& file, const std::vector<std::uint
     const std::uint16_t id = ids[i + 1];
     if (id >= kinds.size()) throw Error(fmt::format("{}: token id {} outside the vocabulary of {}", file, id, kinds.size()));
     l.add(kinds[id], token_nll[i], right[i]);
+    const bool drum = !drum_ids.empty() && (drum_ids[id] || (kinds[id] == music::TokenKind::kVelocity && drum_ids[ids[i]]));
+    if (drum) l.drum_nll += token_nll[i], ++l.drum_tokens;
   }
   l.notes = static_cast<std::int64_t>(decoded.notes.size());
+  for (const auto& n : decoded.notes) l.drum_notes += n.drum();
   l.beats = static_cast<double>(decoded.end_tick()) / decoded.ticks_per_quarter;
   l.seconds = decoded.seconds(decoded.end_tick());
   return l;

@@ -135,7 +135,47 @@ std::vector<std::string> Generator::primer_from_corpus(std::uint64_t seed, int l
   return out;
 }
 
+std::vector<bool> banned_instruments(const GenerateOptions& o, const music::TokenizerConfig& tok, int V) {
+  std::vector<bool> banned(static_cast<std::size_t>(V), false);
+  if (!o.instruments && !o.no_drums) return banned;
+  if (tok.name != "remi" || !tok.remi.instruments) {
+    throw ConfigError("this run's tokenizer has no instruments: --instruments and --no-drums need a run prepared with --tokenizer remi (the default since 0.2)");
+  }
+  if (o.instruments && !o.instruments->any_program() && !o.instruments->drums) throw ConfigError("--instruments: nothing to play");
+  for (int id = 0; id < V; ++id) {
+    const auto kind = music::remi_kind(id);
+    if (kind == music::RemiKind::kDrum) banned[static_cast<std::size_t>(id)] = o.no_drums || (o.instruments && !o.instruments->drums);
+    if (kind != music::RemiKind::kProgram) continue;
+    const int program = music::remi_value(id);
+    if (program == music::RemiSettings::kDrums) banned[static_cast<std::size_t>(id)] = o.no_drums || (o.instruments && !o.instruments->drums);
+    else if (o.instruments) banned[static_cast<std::size_t>(id)] = !o.instruments->programs[static_cast<std::size_t>(program)];
+  }
+  return banned;
+}
+
 namespace {
+
+/// In the header, with --instruments: the piece declares one instrument of each item asked for
+/// (of the model's choice within a family), ascending, and nothing else, so the model composes
+/// for them: an instrument may come next if it serves an item not yet served and every other
+/// such item keeps a later instrument; the first position only when every item is served.
+void require_header(const music::RemiGrammar& grammar, const music::InstrumentSet& want, std::vector<bool>& allowed) {
+  std::vector<const std::vector<int>*> open;
+  for (const auto& g : want.groups) {
+    if (std::none_of(g.begin(), g.end(), [&](int i) { return grammar.declared(i); })) open.push_back(&g);
+  }
+  const int program0 = music::remi_first_id(music::RemiKind::kProgram);
+  for (int i = 0; i <= music::RemiSettings::kDrums; ++i) {
+    bool serves = false, others_keep = true;
+    for (const auto* g : open) {
+      const bool in = std::find(g->begin(), g->end(), i) != g->end();
+      serves = serves || in;
+      if (!in && g->back() <= i) others_keep = false;
+    }
+    if (!(serves && others_keep && i > grammar.header_last())) allowed[static_cast<std::size_t>(program0 + i)] = false;
+  }
+  if (!open.empty()) allowed[static_cast<std::size_t>(music::remi_first_id(music::RemiKind::kPosition))] = false;
+}
 
 struct Slot {
   std::vector<int> ids;
@@ -158,8 +198,10 @@ struct Slot {
 
 }  // namespace
 
-std::vector<Piece> Generator::generate(const GenerateOptions& o) {
+std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   torch::NoGradGuard ng;
+  GenerateOptions o = given;
+  if (o.no_drums && o.instruments) o.instruments->drums = false;
   const bool remi = tokenizer_.name == "remi";
   const int V = vocab_.size();
   const int B = std::max(1, o.num);
@@ -204,6 +246,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
       else for (int p : classic_pitches[u]) out_of_key[u] = out_of_key[u] || !in_scale(p, *o.key);
     }
   }
+  const std::vector<bool> instrument_banned = banned_instruments(o, tokenizer_, V);
   int tempo_only = -1;
   if (remi && o.tempo_bpm > 0) {
     const auto& t = music::remi_tempos();
@@ -262,6 +305,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     } else if (kind == music::RemiKind::kPitch) {
       s.onset_pitches.push_back(music::remi_value(id));
       if (generated) ++s.notes;  // a note is its Pitch (compact REMI may state no Duration)
+    } else if (kind == music::RemiKind::kDrum) {
+      if (generated) ++s.notes;  // drums are notes, but not an onset's pitches (see eval::onsets)
     }
   };
   auto seconds_at = [&](const Slot& s, std::int64_t grid) {
@@ -318,8 +363,10 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
         if (out_of_key[u] && key_strength <= 0) allowed[u] = false;
         if (key_id >= 0 && s.grammar.expects_key() && id != key_id) allowed[u] = false;
         if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
+        if (instrument_banned[u]) allowed[u] = false;
         if (gate && !remi && index_.exceeds(s.cursor, classic_symbol[u], K)) allowed[u] = false;
       }
+      if (o.instruments && remi && s.grammar.in_header()) require_header(s.grammar, *o.instruments, allowed);
       if (remi && gate && !s.onset_pitches.empty() && index_.exceeds(s.cursor, close_onset_symbol(s), K)) {
         // Closing this onset would extend a copy beyond K: it must take another pitch first.
         for (int id = 0; id < V; ++id) {
@@ -438,7 +485,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& o) {
     }
     if (o.tempo_bpm > 0) full.tempos = {{0, static_cast<std::uint32_t>(std::lround(60e6 / o.tempo_bpm))}};
     if (full.time_signatures.empty()) full.time_signatures = {{0, 4, 4}};
-    for (auto& n : full.notes) n.program = o.program, n.channel = 0;
+    if (!tokenizer_.remi.instruments) for (auto& n : full.notes) n.program = o.program, n.channel = 0;
     drop_trailing_changes(full);
     p.score = full;
     // Originality of the generated part.

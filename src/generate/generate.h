@@ -11,6 +11,7 @@
 
 #include "eval/originality.h"
 #include "model/checkpoint.h"
+#include "music/instruments.h"
 #include "music/score.h"
 #include "music/tokenizer.h"
 
@@ -34,7 +35,11 @@ struct GenerateOptions {
   /// 0: pitches outside the key are forbidden; > 0: their logits lose this much.
   double key_strength = -1;
   double tempo_bpm = 0;        ///< 0 = the model's choice
-  int program = 0;             ///< General MIDI program of the output
+  int program = 0;             ///< General MIDI program of a merged model's output (a model with instruments keeps its own)
+  /// Only these instruments (a model with instruments): Program tokens of others, and Drum
+  /// tokens unless drums are named, are never sampled. Unset: the model chooses.
+  std::optional<music::InstrumentSet> instruments;
+  bool no_drums = false;       ///< no Drum tokens (with or without `instruments`)
   int max_copy = 16;           ///< 0 disables the gate
   std::vector<std::string> primer;  ///< primer tokens (already in the model's vocabulary)
   bool keep_primer = false;
@@ -60,6 +65,11 @@ struct Piece {
 /// tick 0): they sound like nothing, yet would make the MIDI file, and players' idea of its
 /// length, longer than the music (a model may emit a Tempo token just before it stops).
 void drop_trailing_changes(music::Score& score);
+
+/// Ids of a vocabulary of `vocab_size` that `--instruments` and `--no-drums` rule out (Program
+/// tokens of other instruments, Drum tokens); all false when neither is given. Throws
+/// ConfigError when they are given to a run whose tokenizer has no instruments.
+std::vector<bool> banned_instruments(const GenerateOptions& options, const music::TokenizerConfig& tokenizer, int vocab_size);
 
 /// Parses "C:major", "A:minor", "F#:minor", "Bb:major"; throws ConfigError.
 std::pair<int, bool> parse_key(const std::string& text);

@@ -25,8 +25,8 @@ constexpr int kTicksPerGrid = 480 / kG;  // decoded scores use 480 ticks per qua
 struct Vocab {
   std::vector<std::string> tokens;
   std::unordered_map<std::string, int> ids;
-  int first[8];
-  int count[8];
+  int first[kRemiKinds];
+  int count[kRemiKinds];
   std::vector<RemiKind> kind;
   std::vector<int> value;
 };
@@ -106,6 +106,13 @@ const Vocab& vocab() {
     items.clear();
     for (int k = 0; k < 24; ++k) items.emplace_back(fmt::format("Key_{}", Key{k % 12, k >= 12, 0}.name()), k);
     add_kind(RemiKind::kKey, items);
+    items.clear();
+    for (int p = 0; p < 128; ++p) items.emplace_back(fmt::format("Program_{}", p), p);
+    items.emplace_back("Program_Drums", RemiSettings::kDrums);  // in the header only
+    add_kind(RemiKind::kProgram, items);
+    items.clear();
+    for (int k = RemiSettings::kMinDrum; k <= RemiSettings::kMaxDrum; ++k) items.emplace_back(fmt::format("Drum_{}", k), k);
+    add_kind(RemiKind::kDrum, items);
     return x;
   }();
   return v;
@@ -166,43 +173,94 @@ int bar_grid(int ts_index) { return 48 * time_sig_table()[ts_index].first / time
 /// The grid form of a score, shared by encode and quantize.
 struct GridNote {
   std::int64_t onset;
-  int pitch;
-  int duration_index;
+  int instrument;      // program 0-127, kDrums; 0 without instruments
+  int pitch;           // MIDI key (a drum's percussion key)
+  int duration_index;  // pitched notes; a drum's length follows from the next hit (drum_lengths)
   int velocity_bin;
 };
+constexpr int kDrums = RemiSettings::kDrums;
+
+/// The pitched programs a piece keeps: the kMaxPitchedParts with the most notes (ties: the lower).
+std::vector<bool> kept_programs(const Score& s) {
+  std::vector<std::size_t> count(128, 0);
+  for (const Note& n : s.notes) if (!n.drum()) ++count[static_cast<std::size_t>(n.program)];
+  std::vector<int> order(128);
+  for (int p = 0; p < 128; ++p) order[static_cast<std::size_t>(p)] = p;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return count[static_cast<std::size_t>(a)] > count[static_cast<std::size_t>(b)]; });
+  std::vector<bool> keep(128, false);
+  for (int i = 0; i < RemiSettings::kMaxPitchedParts; ++i) keep[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = count[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] > 0;
+  return keep;
+}
+
+/// What the grid and the decoder both do last to the notes they made (in order of onset,
+/// instrument, pitch, at 480 ticks per quarter): a drum hit lasts kDrumGrid or until its drum is
+/// struck again; pitched programs get channels 0-8, 10-15 in order of first note.
+void finish_parts(std::vector<Note>& notes) {
+  std::map<int, std::size_t> last_hit;  // drum key -> index of its latest hit
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    if (!notes[i].drum()) continue;
+    notes[i].end_tick = notes[i].start_tick + RemiSettings::kDrumGrid * kTicksPerGrid;
+    auto it = last_hit.find(notes[i].pitch);
+    if (it != last_hit.end()) notes[it->second].end_tick = std::min(notes[it->second].end_tick, notes[i].start_tick);
+    last_hit[notes[i].pitch] = i;
+  }
+  std::map<int, int> channel_of;  // program -> channel
+  for (Note& n : notes) {
+    if (n.drum()) continue;
+    auto [it, added] = channel_of.try_emplace(n.program, static_cast<int>(channel_of.size()));
+    if (added && it->second >= 9) ++it->second;  // channel 10 (index 9) is the drums'
+    n.channel = it->second;
+  }
+}
 struct Grid {
   std::vector<GridNote> notes;                    // sorted by (onset, pitch), unique
   std::vector<std::pair<std::int64_t, int>> ts;   // (grid, ts index) sorted
   std::vector<std::pair<std::int64_t, int>> tempo;// (grid, tempo index) sorted, collapsed
 };
 
-Grid to_grid(const Score& s) {
+/// The instrument a note is encoded as, or -1 if the grid drops it (out of range, drums or a
+/// program beyond the kept ones).
+int instrument_of(const Note& n, const RemiOptions& opt, const std::vector<bool>& kept) {
+  if (n.drum()) {
+    const bool in_range = n.pitch >= RemiSettings::kMinDrum && n.pitch <= RemiSettings::kMaxDrum;
+    return opt.instruments && in_range ? kDrums : -1;
+  }
+  if (n.pitch < RemiSettings::kMinPitch || n.pitch > RemiSettings::kMaxPitch) return -1;
+  if (!opt.instruments) return 0;
+  return kept[static_cast<std::size_t>(n.program)] ? n.program : -1;
+}
+
+Grid to_grid(const Score& s, const RemiOptions& opt) {
   Grid g;
-  std::map<std::pair<std::int64_t, int>, GridNote> unique;
+  const std::vector<bool> kept = opt.instruments ? kept_programs(s) : std::vector<bool>{};
+  std::map<std::tuple<std::int64_t, int, int>, GridNote> unique;  // (onset, instrument, pitch)
   for (const Note& n : s.notes) {
-    if (n.pitch < RemiSettings::kMinPitch || n.pitch > RemiSettings::kMaxPitch) continue;
+    const int instrument = instrument_of(n, opt, kept);
+    if (instrument < 0) continue;
     std::int64_t on = to_grid(n.start_tick, s.ticks_per_quarter);
     std::int64_t len = to_grid(n.end_tick, s.ticks_per_quarter) - on;
-    GridNote x{on, n.pitch, duration_index(len), velocity_bin(n.velocity)};
-    auto [it, inserted] = unique.try_emplace({on, n.pitch}, x);
-    if (!inserted) {  // one note per (onset, pitch): the longest, then the loudest
+    GridNote x{on, instrument, n.pitch, instrument == kDrums ? 0 : duration_index(len), velocity_bin(n.velocity)};
+    auto [it, inserted] = unique.try_emplace({on, instrument, n.pitch}, x);
+    if (!inserted) {  // one note per (onset, instrument, pitch): the longest, then the loudest
       GridNote& y = it->second;
       if (std::tie(x.duration_index, x.velocity_bin) > std::tie(y.duration_index, y.velocity_bin)) y = x;
     }
   }
   for (auto& [k, v] : unique) g.notes.push_back(v);
-  // A pitch struck again ends its previous note there: MIDI cannot hold two sounding notes of
-  // one pitch on one channel (a reader pairs the note-offs first in, first out), so an overlap
-  // would not come back from the file as it went in.
-  std::map<int, std::size_t> sounding;  // pitch -> index of its latest note
+  // A pitch struck again ends its instrument's previous note there: MIDI cannot hold two
+  // sounding notes of one pitch on one channel (a reader pairs the note-offs first in, first
+  // out), so an overlap would not come back from the file as it went in. (Drums: finish_parts.)
+  std::map<std::pair<int, int>, std::size_t> sounding;  // (instrument, pitch) -> its latest note
   for (std::size_t i = 0; i < g.notes.size(); ++i) {
-    auto it = sounding.find(g.notes[i].pitch);
+    if (g.notes[i].instrument == kDrums) continue;
+    const std::pair<int, int> key{g.notes[i].instrument, g.notes[i].pitch};
+    auto it = sounding.find(key);
     if (it != sounding.end()) {
       GridNote& prev = g.notes[it->second];
       const std::int64_t gap = g.notes[i].onset - prev.onset;
       while (prev.duration_index > 0 && durations_table()[static_cast<std::size_t>(prev.duration_index)] > gap) --prev.duration_index;
     }
-    sounding[g.notes[i].pitch] = i;
+    sounding[key] = i;
   }
   for (const auto& ts : s.time_signatures) g.ts.emplace_back(to_grid(ts.tick, s.ticks_per_quarter), time_sig_index(ts.numerator, ts.denominator));
   std::stable_sort(g.ts.begin(), g.ts.end(), [](auto& a, auto& b) { return a.first < b.first; });
@@ -251,7 +309,8 @@ std::vector<Bar> layout_bars(const Grid& g) {
 
 std::vector<std::string> remi_vocabulary(const RemiOptions& o) {
   const auto& all = vocab().tokens;
-  return o.keys ? all : std::vector<std::string>(all.begin(), all.begin() + remi_first_id(RemiKind::kKey));
+  if (o.instruments) return all;
+  return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(o.keys ? RemiKind::kProgram : RemiKind::kKey));
 }
 const std::vector<int>& remi_durations() { return durations_table(); }
 const std::vector<int>& remi_tempos() { return tempos_table(); }
@@ -269,11 +328,14 @@ Score score_of_grid(const Grid& g) {
   for (const auto& n : g.notes) {
     Note x;
     x.start_tick = static_cast<std::uint64_t>(n.onset) * kTicksPerGrid;
-    x.end_tick = x.start_tick + static_cast<std::uint64_t>(durations_table()[n.duration_index]) * kTicksPerGrid;
+    x.end_tick = x.start_tick + static_cast<std::uint64_t>(durations_table()[static_cast<std::size_t>(n.duration_index)]) * kTicksPerGrid;
     x.pitch = n.pitch;
     x.velocity = velocity_value(n.velocity_bin);
+    if (n.instrument == kDrums) x.channel = 9;
+    else x.program = n.instrument;
     q.notes.push_back(x);
   }
+  finish_parts(q.notes);
   for (const auto& b : layout_bars(g)) {
     if (b.ts_changed) {
       q.time_signatures.push_back({static_cast<std::uint64_t>(b.start) * kTicksPerGrid, time_sig_table()[b.ts].first,
@@ -286,7 +348,7 @@ Score score_of_grid(const Grid& g) {
 
 }  // namespace
 
-Score remi_quantize(const Score& s) { return score_of_grid(to_grid(s)); }
+Score remi_quantize(const Score& s, const RemiOptions& options) { return score_of_grid(to_grid(s, options)); }
 
 std::vector<int> remi_bar_keys(const Score& q) {
   auto bars = bar_starts(q);
@@ -320,20 +382,49 @@ std::vector<int> remi_bar_keys(const Score& q) {
   return keys;
 }
 
+std::vector<RemiPart> remi_parts(const Score& s) {
+  const RemiOptions opt{true, false, true};
+  const std::vector<bool> kept = kept_programs(s);
+  std::map<int, RemiPart> by;
+  auto add_unique = [](std::vector<int>& v, int x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.insert(std::upper_bound(v.begin(), v.end(), x), x);
+  };
+  for (const Note& n : s.notes) {
+    const int instrument = n.drum() ? kDrums : n.program;
+    RemiPart& p = by[instrument];
+    p.instrument = instrument;
+    ++p.notes;
+    p.kept += instrument_of(n, opt, kept) >= 0;
+    add_unique(p.tracks, n.track);
+    add_unique(p.channels, n.channel);
+    p.lowest = std::min(p.lowest, n.pitch);
+    p.highest = std::max(p.highest, n.pitch);
+  }
+  std::vector<RemiPart> out;
+  for (auto& [k, p] : by) out.push_back(p);
+  return out;
+}
+
 std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
-  Grid g = to_grid(s);
+  Grid g = to_grid(s, opt);
   const auto& V = vocab();
   std::vector<int> bar_keys;
   if (opt.keys) bar_keys = remi_bar_keys(score_of_grid(g));  // keys from the notes as encoded
   std::vector<std::string> out;
   std::size_t ni = 0, ti = 0, bar_index = 0;
-  int velocity = -1, duration = -1;
+  std::vector<int> velocity(kDrums + 1, -1), duration(kDrums + 1, -1);  // per instrument (compact)
   for (const Bar& bar : layout_bars(g)) {
     out.push_back("Bar");
+    int program = -1;  // each bar states its programs again
     if (bar.ts_changed) out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kTimeSig) + bar.ts)]);
     if (opt.keys) {
       int k = bar_index < bar_keys.size() ? bar_keys[bar_index] : (bar_keys.empty() ? 0 : bar_keys.back());
       out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kKey) + k)]);
+    }
+    if (opt.instruments && bar_index == 0) {  // the header: the piece's instruments, ascending
+      std::vector<bool> used(kDrums + 1, false);
+      for (const auto& n : g.notes) used[static_cast<std::size_t>(n.instrument)] = true;
+      for (int i = 0; i <= kDrums; ++i) if (used[static_cast<std::size_t>(i)]) out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kProgram) + i)]);
     }
     ++bar_index;
     std::int64_t end = bar.start + bar_grid(bar.ts);
@@ -346,11 +437,19 @@ std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
       if (next_tempo == at) out.push_back(fmt::format("Tempo_{}", tempos_table()[g.tempo[ti++].second]));
       while (ni < g.notes.size() && g.notes[ni].onset == at) {
         const GridNote& n = g.notes[ni++];
-        out.push_back(fmt::format("Pitch_{}", n.pitch));
-        if (!opt.compact || n.velocity_bin != velocity) out.push_back(fmt::format("Velocity_{}", velocity_value(n.velocity_bin)));
-        if (!opt.compact || n.duration_index != duration) out.push_back(fmt::format("Duration_{}", durations_table()[n.duration_index]));
-        velocity = n.velocity_bin;
-        duration = n.duration_index;
+        const auto u = static_cast<std::size_t>(n.instrument);
+        if (n.instrument == kDrums) {
+          out.push_back(fmt::format("Drum_{}", n.pitch));
+        } else {
+          if (opt.instruments && n.instrument != program) out.push_back(fmt::format("Program_{}", n.instrument));
+          program = n.instrument;
+          out.push_back(fmt::format("Pitch_{}", n.pitch));
+        }
+        if (!opt.compact || n.velocity_bin != velocity[u]) out.push_back(fmt::format("Velocity_{}", velocity_value(n.velocity_bin)));
+        velocity[u] = n.velocity_bin;
+        if (n.instrument == kDrums) continue;
+        if (!opt.compact || n.duration_index != duration[u]) out.push_back(fmt::format("Duration_{}", durations_table()[static_cast<std::size_t>(n.duration_index)]));
+        duration[u] = n.duration_index;
       }
     }
   }
@@ -366,23 +465,29 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
   bool any_bar = false;
   Note pending;
   bool open = false;  // a note whose Velocity/Duration may still follow
-  int velocity = -1, duration = -1, key = -1;
-  bool stated = false;  // plain REMI: the open note's own Duration was seen
+  int key = -1;
+  std::vector<int> velocity(kDrums + 1, -1), duration(kDrums + 1, -1);  // per instrument
+  bool stated = false;  // plain REMI: the open note's own values were seen
   auto flush = [&] {
     // A note cut off before its values (a truncated sequence) is dropped, as it cannot sound.
-    if (!open || velocity < 0 || duration < 0 || (!opt.compact && !stated)) {
+    const bool drum = pending.drum();
+    const auto u = static_cast<std::size_t>(drum ? kDrums : (opt.instruments ? pending.program : 0));
+    if (!open || velocity[u] < 0 || (!drum && duration[u] < 0) || (!opt.compact && !stated)) {
       open = false;
       return;
     }
-    pending.velocity = velocity_value(velocity);
-    pending.end_tick = pending.start_tick + static_cast<std::uint64_t>(durations_table()[static_cast<std::size_t>(duration)]) * kTicksPerGrid;
+    pending.velocity = velocity_value(velocity[u]);
+    if (!drum) pending.end_tick = pending.start_tick + static_cast<std::uint64_t>(durations_table()[static_cast<std::size_t>(duration[u])]) * kTicksPerGrid;
     s.notes.push_back(pending);
     open = false;
   };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     auto it = V.ids.find(tokens[i]);
-    if (it == V.ids.end() || (!opt.keys && remi_kind(it->second) == RemiKind::kKey)) {
-      throw Error(fmt::format("token {}: '{}' is not a REMI token{}", i, tokens[i], it == V.ids.end() ? "" : " (this corpus has no keys)"));
+    const RemiKind found = it == V.ids.end() ? RemiKind::kBar : remi_kind(it->second);
+    const bool instrument_token = found == RemiKind::kProgram || found == RemiKind::kDrum;
+    if (it == V.ids.end() || (!opt.keys && found == RemiKind::kKey) || (!opt.instruments && instrument_token)) {
+      throw Error(fmt::format("token {}: '{}' is not a REMI token{}", i, tokens[i],
+                              it == V.ids.end() ? "" : found == RemiKind::kKey ? " (this corpus has no keys)" : " (this corpus has no instruments)"));
     }
     int id = it->second;
     if (!grammar.feed(id)) throw Error(fmt::format("token {}: '{}' cannot follow '{}'", i, tokens[i], i ? tokens[i - 1] : "the start"));
@@ -414,23 +519,30 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
       case RemiKind::kTempo:
         s.tempos.push_back({static_cast<std::uint64_t>(bar_start + grammar.position()) * kTicksPerGrid, tempo_us(val)});
         break;
+      case RemiKind::kProgram:
+        break;  // the grammar keeps the bar's program
       case RemiKind::kPitch:
+      case RemiKind::kDrum:
         pending = Note{};
         pending.pitch = val;
         pending.start_tick = static_cast<std::uint64_t>(bar_start + grammar.position()) * kTicksPerGrid;
+        if (kind == RemiKind::kDrum) pending.channel = 9;
+        else if (opt.instruments) pending.program = grammar.instrument();
         open = true;
         stated = false;
         break;
       case RemiKind::kVelocity:
-        velocity = val;
+        velocity[static_cast<std::size_t>(grammar.instrument())] = val;
+        stated = pending.drum();
         break;
       case RemiKind::kDuration:
-        duration = val;
+        duration[static_cast<std::size_t>(grammar.instrument())] = val;
         stated = true;
         break;
     }
   }
   flush();
+  finish_parts(s.notes);
   return s;
 }
 
@@ -459,28 +571,73 @@ bool RemiGrammar::expects_key() const {
   return state_ == State::kAfterBar && ts_index_ >= 0;  // the first bar states its time signature first
 }
 
-void RemiGrammar::allow_note_end(std::vector<bool>& a) const {
-  for (int p = std::max(last_pitch_ + 1, RemiSettings::kMinPitch); p <= RemiSettings::kMaxPitch; ++p) {
-    a[static_cast<std::size_t>(remi_first_id(RemiKind::kPitch) + p - RemiSettings::kMinPitch)] = true;
+void RemiGrammar::allow_kind(std::vector<bool>& a, RemiKind kind, int except, int from) const {
+  for (int i = from; i < remi_count(kind); ++i) {
+    if (i != except) a[static_cast<std::size_t>(remi_first_id(kind) + i)] = true;
   }
-  for (int p = pos_ + 1; p < bar_len_; ++p) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition) + p)] = true;
+}
+
+void RemiGrammar::allow_programs(std::vector<bool>& a, int from, int except) const {
+  for (int p = from; p < RemiSettings::kDrums; ++p) {
+    if (p != except && declared_[static_cast<std::size_t>(p)]) a[static_cast<std::size_t>(remi_first_id(RemiKind::kProgram) + p)] = true;
+  }
+}
+
+void RemiGrammar::allow_drums(std::vector<bool>& a, int from) const {
+  if (declared_[RemiSettings::kDrums]) allow_kind(a, RemiKind::kDrum, -1, from);
+}
+
+void RemiGrammar::allow_header(std::vector<bool>& a) const {
+  // Ascending instruments, at most kMaxPitchedParts programs, then the first position.
+  const int pitched = static_cast<int>(std::count(declared_.begin(), declared_.end() - 1, true));
+  const int from = header_last_ + 1;
+  for (int p = from; p <= RemiSettings::kDrums; ++p) {
+    if (p < RemiSettings::kDrums && pitched >= RemiSettings::kMaxPitchedParts) continue;
+    a[static_cast<std::size_t>(remi_first_id(RemiKind::kProgram) + p)] = true;
+  }
+  if (header_last_ >= 0) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition))] = true;
+}
+
+void RemiGrammar::allow_notes_at_onset(std::vector<bool>& a) const {
+  // The first note of a position: any pitch of the bar's program (without instruments: any
+  // pitch), another of the declared programs, or a drum if the piece has drums.
+  if (!opt_.instruments || program_ >= 0) allow_kind(a, RemiKind::kPitch);
+  if (!opt_.instruments) return;
+  allow_programs(a, 0, program_);
+  allow_drums(a, 0);
+}
+
+void RemiGrammar::allow_note_end(std::vector<bool>& a) const {
+  // Notes of a position come in order of (instrument, pitch), drums last.
+  if (onset_instrument_ < 0) {
+    allow_notes_at_onset(a);
+  } else if (onset_instrument_ == RemiSettings::kDrums) {
+    allow_drums(a, last_drum_ - RemiSettings::kMinDrum + 1);
+  } else {
+    allow_kind(a, RemiKind::kPitch, -1, std::max(0, last_pitch_ - RemiSettings::kMinPitch + 1));
+    if (opt_.instruments) {
+      allow_programs(a, onset_instrument_ + 1, -1);
+      allow_drums(a, 0);
+    }
+  }
+  allow_kind(a, RemiKind::kPosition, -1, pos_ + 1);
+  for (int p = bar_len_; p < remi_count(RemiKind::kPosition); ++p) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition) + p)] = false;
   a[static_cast<std::size_t>(remi_first_id(RemiKind::kBar))] = true;
 }
 
 void RemiGrammar::allowed(std::vector<bool>& a) const {
   const int V = static_cast<int>(vocab().tokens.size());
   a.assign(static_cast<std::size_t>(V), false);
-  auto allow_kind = [&](RemiKind k, int except = -1) {
-    for (int i = 0; i < remi_count(k); ++i) {
-      if (i != except) a[static_cast<std::size_t>(remi_first_id(k) + i)] = true;
-    }
-  };
   auto allow_positions_after = [&](int from) {
     for (int p = from; p < bar_len_; ++p) a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition) + p)] = true;
   };
   const int bar = remi_first_id(RemiKind::kBar);
   // What may follow the bar's opening (Bar, TimeSig, Key): the piece states its tempo at its first position.
   auto after_opening = [&] {
+    if (in_header()) {
+      allow_header(a);
+      return;
+    }
     if (tempo_index_ < 0) {
       a[static_cast<std::size_t>(remi_first_id(RemiKind::kPosition))] = true;
       return;
@@ -488,45 +645,58 @@ void RemiGrammar::allowed(std::vector<bool>& a) const {
     a[static_cast<std::size_t>(bar)] = true;
     allow_positions_after(0);
   };
+  const auto u = static_cast<std::size_t>(std::max(0, note_instrument_));
+  const bool drum = note_instrument_ == RemiSettings::kDrums;
   switch (state_) {
     case State::kStart: a[static_cast<std::size_t>(bar)] = true; break;
     case State::kAfterBar:
       if (ts_index_ < 0) {  // the first bar states its time signature
-        allow_kind(RemiKind::kTimeSig);
+        allow_kind(a, RemiKind::kTimeSig);
         break;
       }
-      allow_kind(RemiKind::kTimeSig, ts_index_);
+      allow_kind(a, RemiKind::kTimeSig, ts_index_);
       if (opt_.keys) {
-        allow_kind(RemiKind::kKey);
+        allow_kind(a, RemiKind::kKey);
         break;
       }
       a[static_cast<std::size_t>(bar)] = true;
       allow_positions_after(0);
       break;
     case State::kAfterTimeSig:
-      if (opt_.keys) allow_kind(RemiKind::kKey);
+      if (opt_.keys) allow_kind(a, RemiKind::kKey);
       else after_opening();
       break;
-    case State::kAfterKey: after_opening(); break;
+    case State::kAfterKey:
+    case State::kHeader: after_opening(); break;
     case State::kAfterPosition:
-      allow_kind(RemiKind::kTempo, tempo_index_);
-      if (tempo_index_ >= 0) allow_kind(RemiKind::kPitch);
+      allow_kind(a, RemiKind::kTempo, tempo_index_);
+      if (tempo_index_ >= 0) allow_notes_at_onset(a);
       break;
-    case State::kAfterTempo: allow_note_end(a); break;  // last_pitch_ is -1 after a Position
+    case State::kAfterTempo: allow_note_end(a); break;  // no note yet at this position
+    case State::kAfterProgram: allow_kind(a, RemiKind::kPitch); break;
     case State::kAfterPitch:
+    case State::kAfterDrum:
       if (!opt_.compact) {
-        allow_kind(RemiKind::kVelocity);
+        allow_kind(a, RemiKind::kVelocity);
         break;
       }
-      // Compact: a Velocity only if it changes, a Duration only if it changes; a note's first.
-      allow_kind(RemiKind::kVelocity, velocity_);
-      if (velocity_ < 0) break;
-      allow_kind(RemiKind::kDuration, duration_);
-      if (duration_ >= 0) allow_note_end(a);
+      // Compact: a Velocity only if it changes, a Duration only if it changes; an instrument's first states both.
+      allow_kind(a, RemiKind::kVelocity, velocity_[u]);
+      if (velocity_[u] < 0) break;
+      if (drum) {
+        allow_note_end(a);
+        break;
+      }
+      allow_kind(a, RemiKind::kDuration, duration_[u]);
+      if (duration_[u] >= 0) allow_note_end(a);
       break;
     case State::kAfterVelocity:
-      allow_kind(RemiKind::kDuration, opt_.compact ? duration_ : -1);
-      if (opt_.compact && duration_ >= 0) allow_note_end(a);
+      if (drum) {
+        allow_note_end(a);
+        break;
+      }
+      allow_kind(a, RemiKind::kDuration, opt_.compact ? duration_[u] : -1);
+      if (opt_.compact && duration_[u] >= 0) allow_note_end(a);
       break;
     case State::kAfterDuration: allow_note_end(a); break;
   }
@@ -542,6 +712,7 @@ bool RemiGrammar::feed(int id) {
     case RemiKind::kBar:
       state_ = State::kAfterBar;
       pos_ = -1;
+      program_ = -1;
       ++bars_;
       break;
     case RemiKind::kTimeSig:
@@ -554,24 +725,46 @@ bool RemiGrammar::feed(int id) {
       state_ = State::kAfterKey;
       break;
     case RemiKind::kPosition:
+      header_done_ = true;
       pos_ = val;
       last_pitch_ = -1;
+      last_drum_ = -1;
+      onset_instrument_ = -1;
       state_ = State::kAfterPosition;
       break;
     case RemiKind::kTempo:
       tempo_index_ = val;
       state_ = State::kAfterTempo;
       break;
+    case RemiKind::kProgram:
+      if (in_header()) {
+        declared_[static_cast<std::size_t>(val)] = true;
+        header_last_ = val;
+        state_ = State::kHeader;
+        break;
+      }
+      program_ = val;
+      last_pitch_ = -1;
+      state_ = State::kAfterProgram;
+      break;
     case RemiKind::kPitch:
       last_pitch_ = val;
+      note_instrument_ = opt_.instruments ? program_ : 0;
+      onset_instrument_ = note_instrument_;
       state_ = State::kAfterPitch;
       break;
+    case RemiKind::kDrum:
+      last_drum_ = val;
+      note_instrument_ = RemiSettings::kDrums;
+      onset_instrument_ = note_instrument_;
+      state_ = State::kAfterDrum;
+      break;
     case RemiKind::kVelocity:
-      velocity_ = val;
+      velocity_[static_cast<std::size_t>(note_instrument_)] = val;
       state_ = State::kAfterVelocity;
       break;
     case RemiKind::kDuration:
-      duration_ = val;
+      duration_[static_cast<std::size_t>(note_instrument_)] = val;
       state_ = State::kAfterDuration;
       break;
   }

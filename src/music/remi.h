@@ -3,11 +3,25 @@
 // TimeSig_n/d (when it changes). A bijection on its grid: decode(encode(s)) == quantize(s),
 // and each sequence is the only encoding of its music. Multi-instrument detail (program,
 // channel) is not encoded: parts are merged before tokenizing.
-// Two options (RemiOptions), both recorded with a corpus: `compact` states a note's Velocity
-// and Duration only when they differ from the previous note's (a chord of equal notes is its
-// Position and its Pitch tokens), and `keys` states the key of each bar (Key_C:major ...,
-// estimated from the notes, music/key.h) after its Bar (and TimeSig), so that every window a
-// model trains on carries its key and generation can be conditioned on one.
+// Three options (RemiOptions), recorded with a corpus: `compact` states a note's Velocity
+// and Duration only when they differ from the previous note's of its instrument (a chord of
+// equal notes is its Position and its Pitch tokens); `keys` states the key of each bar
+// (Key_C:major ..., estimated from the pitched notes, music/key.h) after its Bar (and TimeSig),
+// so that every window a model trains on carries its key and generation can be conditioned on
+// one; `instruments` keeps each note's instrument (docs/tokens.md, "Instruments"):
+//   - the first bar's opening is followed by the header: the piece's instruments, ascending
+//     (Program_p for each pitched program, Program_Drums if it has drums); no other
+//     instrument plays in the piece, so a model chooses its instrumentation first and
+//     `generate --instruments` conditions on it;
+//   - a pitched note's General MIDI program is stated by Program_p before the first note of
+//     that program in each bar and wherever the program changes; notes of one onset come in
+//     order of (program, pitch), drums last;
+//   - a drum hit is one token, Drum_k (General MIDI percussion keys 27-87), then its Velocity
+//     where it changes (compact); it has no Duration: on the grid a hit lasts a quarter note or
+//     until the same drum is struck again, so a file holds it;
+//   - a part is its instrument: notes of one program on any tracks and channels are one part,
+//     and a piece keeps its 15 pitched programs with the most notes (MIDI has 15 channels
+//     beside the drums); decoded parts get channels 0-8, 10-15 in order of first note.
 #pragma once
 #include <optional>
 #include <string>
@@ -21,18 +35,25 @@ struct RemiSettings {
   static constexpr int kGrid = 12;     ///< positions per quarter note (sixteenths and triplets exact)
   static constexpr int kMinPitch = 21; ///< A0, lowest piano key
   static constexpr int kMaxPitch = 108;///< C8, highest piano key
+  static constexpr int kMinDrum = 27;  ///< General MIDI level 2 percussion: High Q
+  static constexpr int kMaxDrum = 87;  ///< Open Surdo
+  static constexpr int kDrums = 128;   ///< the instrument number of drums (programs are 0-127)
+  static constexpr int kMaxPitchedParts = 15;  ///< MIDI channels beside channel 10
+  static constexpr int kDrumGrid = 12; ///< a drum hit's length on the grid (a quarter note)
   static constexpr int kVelocityBins = 16;
   static constexpr int kMaxBarGrid = 96;  ///< longest bar: 8 quarter notes (8/4, 4/2, 16/8)
 };
 
 struct RemiOptions {
-  bool compact = false;  ///< Velocity and Duration only when they change
-  bool keys = false;     ///< a Key token in every bar
+  bool compact = false;      ///< Velocity and Duration only when they change
+  bool keys = false;         ///< a Key token in every bar
+  bool instruments = false;  ///< Program and Drum tokens: every note keeps its instrument
 };
 
 /// Token text of the vocabulary, in id order (Bar, TimeSig_*, Position_*, Tempo_*, Pitch_*,
-/// Velocity_*, Duration_*, and with keys Key_*). Same for every piece: fixed by the settings.
-/// Without keys it is the first 301 of the 325 (so older runs keep their ids).
+/// Velocity_*, Duration_*, Key_*, Program_*, Drum_*). Same for every piece: fixed by the
+/// settings. Without instruments it ends after the Key tokens (325), without keys and
+/// instruments after the Duration tokens (301), so older runs keep their ids.
 std::vector<std::string> remi_vocabulary(const RemiOptions& options = {});
 /// Durations in grid units (twelfths of a quarter), ascending.
 const std::vector<int>& remi_durations();
@@ -41,18 +62,33 @@ const std::vector<int>& remi_tempos();
 
 /// The score as REMI holds it, at 480 ticks per quarter: onsets on the grid, durations snapped
 /// to remi_durations() (ties to the shorter), velocities binned, pitches outside 21..108
-/// dropped, one note per (onset, pitch) (the longest, then the loudest), a note cut to the
+/// dropped, one note per (onset, instrument, pitch) (the longest, then the loudest), drums and
+/// programs as the options keep them (without instruments: none, every note program 0 on
+/// channel 1; with: see above), a note cut to the
 /// longest duration that ends by its pitch's next onset (so a MIDI file holds it), tempo and time
 /// signatures binned and placed as the encoding places them.
-Score remi_quantize(const Score& score);
+Score remi_quantize(const Score& score, const RemiOptions& options = {});
+
+/// A part as REMI with instruments sees it: every note of one instrument (a program, or drums
+/// = kDrums), whatever its tracks and channels, and whether the encoding keeps it (a piece keeps
+/// its kMaxPitchedParts pitched programs with the most notes; notes out of range are dropped).
+struct RemiPart {
+  int instrument = 0;
+  std::size_t notes = 0;      ///< notes of the instrument in the score
+  std::size_t kept = 0;       ///< of which the encoding keeps (in range, a kept program)
+  std::vector<int> tracks, channels;
+  int lowest = 127, highest = 0;
+};
+/// The parts of a score in order of instrument (programs, then drums).
+std::vector<RemiPart> remi_parts(const Score& score);
 
 /// Tokens of a score (its notes as given: select parts first).
 std::vector<std::string> remi_encode(const Score& score, const RemiOptions& options = {});
 /// Music of a token sequence at 480 ticks per quarter; throws Error naming the first token
 /// index that breaks the grammar. Key tokens become key signatures where the key changes.
 Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& options = {});
-/// Shifts every Pitch token and every Key's tonic by `semitones`; nullopt if any pitch would
-/// leave 21..108.
+/// Shifts every Pitch token and every Key's tonic by `semitones` (drums stay); nullopt if any
+/// pitch would leave 21..108.
 std::optional<std::vector<int>> remi_transpose(const std::vector<int>& ids, int semitones);
 /// The key of a bar as the encoder states it: sections of 8 bars (music/key.h), any shorter than
 /// 16 bars merged into its neighbour; one key per bar of the quantized score.
@@ -61,7 +97,8 @@ std::vector<int> remi_bar_keys(const Score& quantized);
 inline int remi_key_index(int tonic, bool minor) { return tonic + (minor ? 12 : 0); }
 
 // --- Grammar, for constrained sampling: which token kinds may follow.
-enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey };
+enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey, kProgram, kDrum };
+constexpr int kRemiKinds = 10;
 /// Kind and value of a vocabulary id (value: position, pitch, bin index, duration index...).
 RemiKind remi_kind(int id);
 int remi_value(int id);
@@ -81,16 +118,39 @@ class RemiGrammar {
   int position() const { return pos_; }         ///< current position in the bar, -1 before the first
   int bars() const { return bars_; }            ///< Bar tokens seen
   int key() const { return key_index_; }        ///< key of the current bar (remi_key_index), -1 none
+  /// Instrument of the note being stated or last stated in this bar: a program, kDrums, or -1.
+  int instrument() const { return note_instrument_; }
+  /// Whether the next tokens are the header (instruments: after the first bar's opening).
+  bool in_header() const { return opt_.instruments && bars_ == 1 && !header_done_ && (state_ == State::kHeader || expects_header_now()); }
+  /// The header's last instrument so far (-1 none), and whether it declared `instrument`.
+  int header_last() const { return header_last_; }
+  bool declared(int instrument) const { return declared_[static_cast<std::size_t>(instrument)]; }
   /// Whether the next token must be a Key (a bar's key comes right after its Bar and TimeSig).
   bool expects_key() const;
+  /// Whether the bar's opening is complete (TimeSig, and Key with keys) so a header may begin.
+  bool expects_header_now() const { return opt_.keys ? state_ == State::kAfterKey : state_ == State::kAfterTimeSig; }
 
  private:
-  enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterKey, kAfterPosition, kAfterTempo, kAfterPitch, kAfterVelocity, kAfterDuration };
+  enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterKey, kHeader, kAfterPosition, kAfterTempo, kAfterProgram, kAfterPitch, kAfterDrum, kAfterVelocity, kAfterDuration };
   void allow_note_end(std::vector<bool>& a) const;
+  void allow_header(std::vector<bool>& a) const;
+  void allow_programs(std::vector<bool>& a, int from, int except) const;
+  void allow_drums(std::vector<bool>& a, int from) const;
+  void allow_notes_at_onset(std::vector<bool>& a) const;
+  void allow_kind(std::vector<bool>& a, RemiKind kind, int except = -1, int from = 0) const;
   RemiOptions opt_;
   State state_ = State::kStart;
   int key_index_ = -1;
-  int velocity_ = -1, duration_ = -1;  // the last note's (compact: stated only on change)
+  // The last note's velocity bin and duration index per instrument (compact: stated on change).
+  std::vector<int> velocity_ = std::vector<int>(RemiSettings::kDrums + 1, -1);
+  std::vector<int> duration_ = std::vector<int>(RemiSettings::kDrums + 1, -1);
+  int program_ = -1;          // pitched program in effect in this bar (instruments), -1 none yet
+  int note_instrument_ = -1;  // instrument of the current note
+  int onset_instrument_ = -1; // instrument of the last note at this position, -1 none yet
+  std::vector<bool> declared_ = std::vector<bool>(RemiSettings::kDrums + 1, false);  // the header's instruments
+  int header_last_ = -1;      // the header's last instrument, -1 none yet
+  bool header_done_ = false;  // the first Position ends the header
+  int last_drum_ = -1;
   int bar_len_ = 48;
   int ts_index_ = -1;   // current time signature (index), -1 none yet
   int tempo_index_ = -1;

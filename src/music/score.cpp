@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "music/instruments.h"
 #include "music/pitch.h"
 
 namespace arioso::music {
@@ -143,7 +144,8 @@ static std::vector<bool> parse_ranges(const std::string& text, int limit, const 
 PartSelection parse_part_selection(const std::string& text) {
   PartSelection sel;
   sel.text = text;
-  if (text == "pitched") sel.kind = PartSelection::Kind::kPitched;
+  if (text == "all") sel.kind = PartSelection::Kind::kAll;
+  else if (text == "pitched") sel.kind = PartSelection::Kind::kPitched;
   else if (text == "first") sel.kind = PartSelection::Kind::kFirst;
   else if (text.rfind("programs=", 0) == 0) {
     sel.kind = PartSelection::Kind::kPrograms;
@@ -152,7 +154,7 @@ PartSelection parse_part_selection(const std::string& text) {
     sel.kind = PartSelection::Kind::kTracks;
     sel.allowed = parse_ranges(text.substr(7), 65536, "track");
   } else {
-    throw ConfigError(fmt::format("--parts: unknown selection '{}' (use pitched, first, programs=0-7,40 or tracks=1,3)", text));
+    throw ConfigError(fmt::format("--parts: unknown selection '{}' (use all, pitched, first, programs=0-7,40 or tracks=1,3)", text));
   }
   return sel;
 }
@@ -170,9 +172,10 @@ Score select_parts(const Score& score, const PartSelection& sel) {
     }
   }
   for (const Note& n : score.notes) {
-    if (n.drum()) continue;
+    if (n.drum() && sel.kind != PartSelection::Kind::kAll) continue;
     bool keep = true;
     switch (sel.kind) {
+      case PartSelection::Kind::kAll:
       case PartSelection::Kind::kPitched: break;
       case PartSelection::Kind::kFirst: keep = n.program == first_program; break;
       case PartSelection::Kind::kPrograms: keep = sel.allowed[static_cast<std::size_t>(n.program)]; break;
@@ -211,6 +214,8 @@ midi::MidiFile score_to_midi(const Score& score) {
     // Note-offs before note-ons at one tick, so a re-struck pitch pairs correctly (a zero-length
     // note's own note-off comes after its note-on).
     std::stable_sort(evs.begin(), evs.end(), [](const Ev& a, const Ev& b) { return std::tie(a.tick, a.order) < std::tie(b.tick, b.order); });
+    const std::string name = key.first == 9 ? "Drums" : program_name(key.second);
+    t.events.push_back(midi::make_meta(0, midi::kMetaTrackName, std::vector<std::uint8_t>(name.begin(), name.end())));
     t.events.push_back(midi::make_channel(0, 0xC0, key.first, key.second));
     for (auto& e : evs) t.events.push_back(std::move(e.e));
     f.tracks.push_back(std::move(t));

@@ -64,11 +64,12 @@ Score score_from_midi(const midi::MidiFile& file);
 /// The parts of a score in order of first note (ties: track, channel, program).
 std::vector<PartInfo> parts(const Score& score);
 
-/// Which parts to learn from: `pitched` (all non-drum parts; default), `first` (the
-/// tutorial's parts[0]: the notes of the first pitched part's program), `programs=0-7,40`
-/// (General MIDI programs, drums excluded), `tracks=1,3` (track indices, drums excluded).
+/// Which parts to learn from: `all` (every part, drums included: the default of the tokenizer
+/// with instruments), `pitched` (all non-drum parts), `first` (the tutorial's parts[0]: the
+/// notes of the first pitched part's program), `programs=0-7,40` (General MIDI programs, drums
+/// excluded), `tracks=1,3` (track indices, drums excluded).
 struct PartSelection {
-  enum class Kind { kPitched, kFirst, kPrograms, kTracks } kind = Kind::kPitched;
+  enum class Kind { kAll, kPitched, kFirst, kPrograms, kTracks } kind = Kind::kPitched;
   std::vector<bool> allowed;  ///< programs (128) or tracks, for kPrograms / kTracks
   std::string text = "pitched";
 };
@@ -78,7 +79,8 @@ PartSelection parse_part_selection(const std::string& text);
 Score select_parts(const Score& score, const PartSelection& selection);
 
 /// Format 1 file: track 0 holds tempo and time signatures, then one track per (channel,
-/// program) with a program change; velocities kept.
+/// program), named by its General MIDI instrument ("Drums" on channel 10), with a program
+/// change; velocities kept.
 midi::MidiFile score_to_midi(const Score& score);
 
 }  // namespace arioso::music

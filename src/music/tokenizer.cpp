@@ -21,6 +21,7 @@ nlohmann::json TokenizerConfig::to_json() const {
     j["tempos"] = remi_tempos();
     j["compact"] = remi.compact;
     j["keys"] = remi.keys;
+    j["instruments"] = remi.instruments;
   }
   return j;
 }
@@ -33,6 +34,7 @@ TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
     c.compat_music21 = j.value("compat", "none") == "music21";
     c.remi.compact = j.value("compact", false);
     c.remi.keys = j.value("keys", false);
+    c.remi.instruments = j.value("instruments", false);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("tokenizer settings: {}", e.what()));
   }
@@ -43,19 +45,24 @@ TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
 void TokenizerConfig::validate() const {
   if (name != "remi" && name != "classic") throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi or classic)", name));
   if (compat_music21 && name != "classic") throw ConfigError("--compat music21 needs --tokenizer classic");
-  parse_part_selection(parts);
+  if (parse_part_selection(parts).kind == PartSelection::Kind::kAll && !(name == "remi" && remi.instruments)) {
+    throw ConfigError("--parts all needs a tokenizer with instruments (--tokenizer remi)");
+  }
 }
 
 TokenizerConfig tokenizer_named(const std::string& name) {
   TokenizerConfig c;
   if (name == "remi") {
-    c.remi = RemiOptions{true, true};
+    c.remi = RemiOptions{true, true, true};
+    c.parts = "all";
+  } else if (name == "remi-merged") {
+    c.remi = RemiOptions{true, true, false};
   } else if (name == "remi-plain") {
     c.name = "remi";
   } else if (name == "classic") {
     c.name = "classic";
   } else {
-    throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi, remi-plain or classic)", name));
+    throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi, remi-merged, remi-plain or classic)", name));
   }
   return c;
 }
@@ -93,7 +100,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
       continue;
     }
     auto starts = [&](const char* prefix) { return t.rfind(prefix, 0) == 0; };
-    if (starts("Pitch_")) out.push_back(TokenKind::kPitch);
+    if (starts("Pitch_") || starts("Drum_")) out.push_back(TokenKind::kPitch);
     else if (starts("Position_")) out.push_back(TokenKind::kTiming);
     else if (starts("Duration_")) out.push_back(TokenKind::kDuration);
     else if (starts("Velocity_")) out.push_back(TokenKind::kVelocity);
@@ -107,7 +114,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
 Transposer::Transposer(const std::vector<std::string>& vocab, const TokenizerConfig& config)
     : supported_(supports_transposition(config)), pitch_(vocab.size(), -1), key_(vocab.size(), -1) {
   if (!supported_) return;
-  const auto all = remi_vocabulary(RemiOptions{false, true});
+  const auto all = remi_vocabulary(RemiOptions{false, true, true});
   for (std::size_t id = 0; id < vocab.size(); ++id) {
     if (id >= all.size() || vocab[id] != all[id]) throw Error(fmt::format("token {} ('{}') is not REMI's token {}", id, vocab[id], id));
     if (remi_kind(static_cast<int>(id)) == RemiKind::kPitch) pitch_[id] = remi_value(static_cast<int>(id));
@@ -129,6 +136,16 @@ std::int64_t Transposer::shift(std::int64_t id, int semitones) const {
   if (pitch_[u] >= 0) return id + semitones;  // Pitch ids are contiguous and ascending
   if (key_[u] >= 0) return key0_ + ((key_[u] % 12 + semitones) % 12 + 12) % 12 + (key_[u] >= 12 ? 12 : 0);
   return id;
+}
+
+std::pair<std::size_t, std::size_t> header_span(const std::vector<std::uint16_t>& ids, const std::vector<TokenKind>& kinds) {
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const TokenKind k = kinds.at(ids[i]);
+    if (k == TokenKind::kTiming) break;
+    if (k == TokenKind::kInstrument) end = i + 1;
+  }
+  return {0, end};
 }
 
 bool supports_transposition(const TokenizerConfig& config) { return config.name == "remi"; }

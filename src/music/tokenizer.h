@@ -19,16 +19,18 @@ struct TokenizerConfig {
   std::string name = "remi";   ///< "remi" or "classic"
   bool compat_music21 = false; ///< classic only: reproduce music21 5.x exactly
   std::string parts = "pitched";  ///< --parts (ignored by the music21 reading, which has its own rule)
-  RemiOptions remi;            ///< remi only: compact notes, key tokens (absent in older corpora: off)
+  RemiOptions remi;            ///< remi only: compact notes, key tokens, instruments (absent in older corpora: off)
   nlohmann::json to_json() const;
   /// Throws ConfigError for an unknown tokenizer or bad settings.
   static TokenizerConfig from_json(const nlohmann::json& j);
   void validate() const;
 };
 
-/// The settings a command-line name stands for: "remi" (arioso's default: compact notes and key
-/// tokens, chosen by measurement, docs/tokens.md), "remi-plain" (REMI as in Huang & Yang 2020:
-/// every note's Velocity and Duration, no keys), "classic" (the tutorial's). Throws ConfigError.
+/// The settings a command-line name stands for: "remi" (arioso's default: compact notes, key
+/// tokens and instruments, every part with drums: --parts all; docs/tokens.md), "remi-merged"
+/// (the same without instruments: the pitched parts merged into one, as before 0.2),
+/// "remi-plain" (REMI as in Huang & Yang 2020: every note's Velocity and Duration, no keys),
+/// "classic" (the tutorial's). Throws ConfigError.
 TokenizerConfig tokenizer_named(const std::string& name);
 
 /// Token strings of a file under `config`.
@@ -40,9 +42,17 @@ enum class TokenKind { kPitch, kTiming, kDuration, kVelocity, kStructure, kInstr
 constexpr int kTokenKinds = 6;
 /// "pitch", "timing", "duration", "velocity", "structure", "instrument".
 const char* token_kind_name(TokenKind kind);
-/// Kind of each id of `vocab` under `config` (REMI: Pitch, Position (timing), Duration, Velocity,
-/// Bar/TimeSig/Tempo (structure); classic: a note or chord token is pitch).
+/// Kind of each id of `vocab` under `config` (REMI: Pitch and Drum (pitch), Position (timing),
+/// Duration, Velocity, Program (instrument), Bar/TimeSig/Tempo/Key (structure); classic: a note
+/// or chord token is pitch).
 std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const TokenizerConfig& config);
+
+/// The opening of a piece's tokens up to the end of its header (REMI with instruments: Bar,
+/// TimeSig, Key and the instrument tokens before its first Position, which name the piece's
+/// instruments), as [0, end) of `ids`; {0, 0} when it has no header. Training puts it ahead of
+/// every window cut from the piece, as generation sees it, so that the model always knows what
+/// it is composing for.
+std::pair<std::size_t, std::size_t> header_span(const std::vector<std::uint16_t>& ids, const std::vector<TokenKind>& kinds);
 
 /// Whether token sequences can be transposed (remi: yes; classic: no, its vocabulary is closed).
 bool supports_transposition(const TokenizerConfig& config);

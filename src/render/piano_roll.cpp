@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "music/instruments.h"
 #include "music/pitch.h"
 #include "render/render.h"
 #include <filesystem>
@@ -25,70 +26,177 @@ void finish_png(cairo_surface_t* surface, cairo_t* cr, const std::string& path) 
   }
 }
 
-void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end, int width, int height) {
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgb(cr, 1, 1, 1);
-  cairo_paint(cr);
-  int lo = 127, hi = 0;
-  for (const auto& n : score.notes) lo = std::min(lo, n.pitch), hi = std::max(hi, n.pitch);
-  if (score.notes.empty()) lo = 48, hi = 84;
-  lo = std::max(0, (lo / 12) * 12);
-  hi = std::min(127, (hi / 12 + 1) * 12);
-  const double left = 44, right = 10, top = 10, bottom = 24;
-  double pw = width - left - right, ph = height - top - bottom;
-  std::uint64_t end = std::max<std::uint64_t>(score.end_tick(), 1);
-  double xs = pw / static_cast<double>(end), ys = ph / (hi - lo + 1);
-  // Octave bands and labels.
+namespace {
+
+struct Rgb {
+  double r, g, b;
+};
+/// Colours of the parts in order of first note (Tableau 10); the first is the single-part blue.
+const Rgb kPartColours[] = {{0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74},
+                            {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}, {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
+constexpr Rgb kPrimer{0.85, 0.45, 0.05};
+constexpr int kDrumsPart = 128;
+
+/// The parts of a score as the roll shows them: pitched programs in order of first note, then drums.
+std::vector<int> roll_parts(const music::Score& score) {
+  std::vector<int> order;
+  bool drums = false;
+  for (const auto& n : score.notes) {
+    if (n.drum()) drums = true;
+    else if (std::find(order.begin(), order.end(), n.program) == order.end()) order.push_back(n.program);
+  }
+  if (drums) order.push_back(kDrumsPart);
+  return order;
+}
+
+struct Frame {
+  double left, top, width, height;  // the pitched area
+  int lo, hi;                        // pitch range shown
+  double xs, ys;                     // pixels per tick, per pitch
+};
+
+void draw_pitch_grid(cairo_t* cr, const Frame& f) {
   cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, 10);
-  for (int p = lo; p <= hi; ++p) {
-    double y = top + (hi - p) * ys;
+  for (int p = f.lo; p <= f.hi; ++p) {
+    double y = f.top + (f.hi - p) * f.ys;
     int pc = p % 12;
     if (pc == 1 || pc == 3 || pc == 6 || pc == 8 || pc == 10) {
       cairo_set_source_rgb(cr, 0.95, 0.95, 0.97);
-      cairo_rectangle(cr, left, y, pw, ys);
+      cairo_rectangle(cr, f.left, y, f.width, f.ys);
       cairo_fill(cr);
     }
     if (pc == 0) {
       cairo_set_source_rgb(cr, 0.75, 0.75, 0.8);
       cairo_set_line_width(cr, 1);
-      cairo_move_to(cr, left, y + ys);
-      cairo_line_to(cr, left + pw, y + ys);
+      cairo_move_to(cr, f.left, y + f.ys);
+      cairo_line_to(cr, f.left + f.width, y + f.ys);
       cairo_stroke(cr);
       cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-      cairo_move_to(cr, 4, y + ys - 1);
+      cairo_move_to(cr, 4, y + f.ys - 1);
       cairo_show_text(cr, music::pitch_name(p).c_str());
     }
   }
-  // Bar lines from the time signatures.
+}
+
+void draw_bar_lines(cairo_t* cr, const music::Score& score, const Frame& f, double bottom, double label_y) {
+  const std::uint64_t end = std::max<std::uint64_t>(score.end_tick(), 1);
   std::uint64_t tick = 0;
-  int bar = 0;
-  while (tick <= end) {
-    double x = left + static_cast<double>(tick) * xs;
+  for (int bar = 0; tick <= end; ++bar) {
+    double x = f.left + static_cast<double>(tick) * f.xs;
     cairo_set_source_rgb(cr, 0.8, 0.8, 0.85);
     cairo_set_line_width(cr, 1);
-    cairo_move_to(cr, x, top);
-    cairo_line_to(cr, x, top + ph);
+    cairo_move_to(cr, x, f.top);
+    cairo_line_to(cr, x, bottom);
     cairo_stroke(cr);
     if (bar % 4 == 0) {
       cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-      cairo_move_to(cr, x + 2, height - 8);
+      cairo_move_to(cr, x + 2, label_y);
       cairo_show_text(cr, std::to_string(bar + 1).c_str());
     }
     tick += score.bar_ticks_at(tick);
-    ++bar;
+  }
+}
+
+void set_note_colour(cairo_t* cr, Rgb c, int velocity, bool primer) {
+  if (primer) c = kPrimer;
+  const double shade = 0.35 + 0.65 * velocity / 127.0;  // louder: stronger
+  cairo_set_source_rgb(cr, 1 - (1 - c.r) * shade, 1 - (1 - c.g) * shade, 1 - (1 - c.b) * shade);
+}
+
+/// A lane under the pitched area: one row per drum used, named from the General MIDI map.
+void draw_drum_lane(cairo_t* cr, const music::Score& score, const Frame& f, double top, double row, const std::vector<int>& keys, Rgb colour,
+                    std::uint64_t primer_end) {
+  cairo_set_font_size(cr, 8);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    double y = top + static_cast<double>(i) * row;
+    if (i % 2 == 0) {
+      cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
+      cairo_rectangle(cr, f.left, y, f.width, row);
+      cairo_fill(cr);
+    }
+    std::string name = music::percussion_name(keys[i]);
+    if (name.size() > 8) name = name.substr(0, 8);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    cairo_move_to(cr, 2, y + row - 1);
+    cairo_show_text(cr, name.c_str());
   }
   for (const auto& n : score.notes) {
-    double shade = 0.35 + 0.65 * n.velocity / 127.0;
-    bool primer = n.start_tick < primer_end;
-    if (primer) cairo_set_source_rgb(cr, 0.9 - 0.5 * shade, 0.55 - 0.3 * shade, 0.1);
-    else cairo_set_source_rgb(cr, 0.85 - 0.75 * shade, 0.9 - 0.6 * shade, 1.0 - 0.3 * shade);
-    double x = left + static_cast<double>(n.start_tick) * xs;
-    double w = std::max(1.5, static_cast<double>(n.end_tick - n.start_tick) * xs - 0.5);
-    cairo_rectangle(cr, x, top + (hi - n.pitch) * ys + 0.5, w, std::max(1.0, ys - 1));
+    if (!n.drum()) continue;
+    const auto at = std::find(keys.begin(), keys.end(), n.pitch) - keys.begin();
+    set_note_colour(cr, colour, n.velocity, n.start_tick < primer_end);
+    cairo_rectangle(cr, f.left + static_cast<double>(n.start_tick) * f.xs, top + static_cast<double>(at) * row + 0.5, 2.0, std::max(1.0, row - 1));
     cairo_fill(cr);
   }
+}
+
+void draw_legend(cairo_t* cr, const std::vector<int>& parts, double right_edge, double top) {
+  cairo_set_font_size(cr, 10);
+  double widest = 0;
+  for (int p : parts) {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, music::instrument_name(p).c_str(), &e);
+    widest = std::max(widest, e.x_advance);
+  }
+  const double w = widest + 26, h = 14.0 * static_cast<double>(parts.size()) + 6, x = right_edge - w - 4;
+  cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+  cairo_rectangle(cr, x, top + 4, w, h);
+  cairo_fill(cr);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const Rgb c = kPartColours[i % std::size(kPartColours)];
+    const double y = top + 8 + 14.0 * static_cast<double>(i);
+    cairo_set_source_rgb(cr, c.r, c.g, c.b);
+    cairo_rectangle(cr, x + 5, y + 2, 12, 8);
+    cairo_fill(cr);
+    cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
+    cairo_move_to(cr, x + 21, y + 10);
+    cairo_show_text(cr, music::instrument_name(parts[i]).c_str());
+  }
+}
+
+}  // namespace
+
+void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end, int width, int height) {
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  const std::vector<int> parts = roll_parts(score);
+  std::vector<int> drum_keys;
+  int lo = 127, hi = 0;
+  for (const auto& n : score.notes) {
+    if (n.drum()) {
+      if (std::find(drum_keys.begin(), drum_keys.end(), n.pitch) == drum_keys.end()) drum_keys.push_back(n.pitch);
+      continue;
+    }
+    lo = std::min(lo, n.pitch), hi = std::max(hi, n.pitch);
+  }
+  std::sort(drum_keys.begin(), drum_keys.end());
+  if (lo > hi) lo = 48, hi = 84;
+  lo = std::max(0, (lo / 12) * 12);
+  hi = std::min(127, (hi / 12 + 1) * 12);
+  // Drums get a lane of their own under the pitches: a row per drum, at most a quarter of the height.
+  const double left = 44, right = 10, top = 10, bottom = 24;
+  const double full = height - top - bottom;
+  const double row = drum_keys.empty() ? 0 : std::min(9.0, full * 0.25 / static_cast<double>(drum_keys.size()));
+  const double lane = row * static_cast<double>(drum_keys.size()) + (drum_keys.empty() ? 0 : 6);
+  Frame f{left, top, width - left - right, full - lane, lo, hi, 0, 0};
+  const std::uint64_t end = std::max<std::uint64_t>(score.end_tick(), 1);
+  f.xs = f.width / static_cast<double>(end);
+  f.ys = f.height / (hi - lo + 1);
+  draw_pitch_grid(cr, f);
+  draw_bar_lines(cr, score, f, top + full, height - 8);
+  auto colour_of = [&](int part) { return kPartColours[static_cast<std::size_t>(std::find(parts.begin(), parts.end(), part) - parts.begin()) % std::size(kPartColours)]; };
+  for (const auto& n : score.notes) {
+    if (n.drum()) continue;
+    set_note_colour(cr, colour_of(n.program), n.velocity, n.start_tick < primer_end);
+    double x = f.left + static_cast<double>(n.start_tick) * f.xs;
+    double w = std::max(1.5, static_cast<double>(n.end_tick - n.start_tick) * f.xs - 0.5);
+    cairo_rectangle(cr, x, f.top + (hi - n.pitch) * f.ys + 0.5, w, std::max(1.0, f.ys - 1));
+    cairo_fill(cr);
+  }
+  if (!drum_keys.empty()) draw_drum_lane(cr, score, f, top + f.height + 6, row, drum_keys, colour_of(kDrumsPart), primer_end);
+  if (parts.size() > 1 || !drum_keys.empty()) draw_legend(cr, parts, left + f.width, top);
   finish_png(surface, cr, path);
 }
 

@@ -10,7 +10,9 @@
 namespace arioso::render {
 
 /// Piano roll: time across with bar lines, pitch up with octave labels (C2, C3, ...), velocity
-/// as shade; notes before `primer_end_tick` in another colour. Throws Error if it cannot write.
+/// as shade, each instrument in its own colour with a legend (when there are several or
+/// drums), drums in a lane of their own with a row per drum; notes before `primer_end_tick` in
+/// orange. Throws Error if it cannot write.
 void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end_tick = 0,
                           int width = 1200, int height = 480);
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -31,6 +33,7 @@
 #include "eval/analyze.h"
 #include "generate/generate.h"
 #include "midi/midi_file.h"
+#include "music/instruments.h"
 #include "music/score.h"
 #include "render/render.h"
 
@@ -131,6 +134,7 @@ struct Server::Impl {
   std::string data_dir;
 
   std::mutex mu;
+  std::mutex mix_mu;  // mix.wav renderings
   std::condition_variable cv;
   std::deque<std::shared_ptr<Job>> queue;
   std::map<std::string, std::shared_ptr<Job>> jobs;
@@ -242,12 +246,18 @@ struct Server::Impl {
         std::lock_guard<std::mutex> lock(mu);
         auto job = find_job(req.matches[1], res);
         if (!job) return;
+        const bool mix = req.matches[2] == "mix.wav";
         auto f = kPieceFiles.find(req.matches[2]);
-        if (f == kPieceFiles.end()) return send_error(res, 404, fmt::format("no file '{}': a piece has piece.mid, piece.wav, piece.png, notes.json, analysis.json", req.matches[2].str()));
+        if (f == kPieceFiles.end() && !mix) return send_error(res, 404, fmt::format("no file '{}': a piece has piece.mid, piece.wav, piece.png, notes.json, analysis.json, mix.wav?parts=...", req.matches[2].str()));
         if (job->status != "done") return send_error(res, 409, fmt::format("piece {} is {}; its files come when it is done", job->id, job->status));
-        path = job->dir + "/" + f->first;
-        type = f->second;
+        if (mix) {
+          path = job->dir;
+        } else {
+          path = job->dir + "/" + f->first;
+          type = f->second;
+        }
       }
+      if (type.empty()) return send_mix(req, res, path);
       if (!fs::exists(path)) return send_error(res, 404, fmt::format("piece {} has no {}", req.matches[1].str(), req.matches[2].str()));
       res.set_content(read_text(path), type);
       if (type != "application/json") {
@@ -351,9 +361,9 @@ struct Server::Impl {
       if (!p.is_object()) throw BadRequest(400, "the body must be a JSON object");
     }
     static const std::set<std::string> known = {"run", "bars", "seconds", "temperature", "top_p", "key", "key_strength", "tempo",
-                                                "program", "seed", "max_copy", "keep_primer"};
+                                                "program", "instruments", "no_drums", "seed", "max_copy", "keep_primer"};
     for (auto& [k, v] : p.items()) {
-      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, seed, max_copy, keep_primer", k));
+      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, instruments, no_drums, seed, max_copy, keep_primer", k));
     }
     auto job = std::make_shared<Job>();
     job->run = p.contains("run") && p["run"].is_string() ? p["run"].get<std::string>() : run_order.front();
@@ -382,9 +392,20 @@ struct Server::Impl {
       }
       g.key_strength = in_range(p, "key_strength", -1, -1, 100);  // -1: the generator's default (as the command line's)
     }
-    if (p.contains("keep_primer")) {
-      const auto& v = p["keep_primer"];
-      g.keep_primer = v.is_boolean() ? v.get<bool>() : (v.is_string() && (v == "true" || v == "1" || v == "on"));
+    auto flag = [&](const char* name) {
+      if (!p.contains(name)) return false;
+      const auto& v = p[name];
+      return v.is_boolean() ? v.get<bool>() : (v.is_string() && (v == "true" || v == "1" || v == "on"));
+    };
+    g.keep_primer = flag("keep_primer");
+    g.no_drums = flag("no_drums");
+    std::string instruments = p.contains("instruments") && p["instruments"].is_string() ? p["instruments"].get<std::string>() : "";
+    if (!instruments.empty()) {
+      try {
+        g.instruments = music::parse_instruments(instruments);
+      } catch (const Error& e) {
+        throw BadRequest(400, fmt::format("instruments: {}", e.what()));
+      }
     }
     job->id = new_id();
     job->dir = data_dir + "/pieces/" + job->id;
@@ -539,17 +560,56 @@ struct Server::Impl {
                    {"reference", run.reference != nullptr}};
   }
 
-  // The notes in seconds, for drawing the piano roll in the page.
+  // GET /api/pieces/ID/mix.wav?parts=0,33,128: the piece's audio with only those parts
+  // (programs; 128 = drums), for muting and soloing in the page. Rendered once per mix.
+  void send_mix(const httplib::Request& req, httplib::Response& res, const std::string& dir) {
+    std::set<int> keep;
+    std::stringstream in(req.has_param("parts") ? req.get_param_value("parts") : "");
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      if (item.empty()) continue;
+      if (item.size() > 3 || !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }) || std::stoi(item) > 128) {
+        return send_error(res, 400, fmt::format("parts: '{}' is not an instrument (a program 0-127, or 128 for drums)", item));
+      }
+      keep.insert(std::stoi(item));
+    }
+    const std::string sf = o.soundfont.empty() ? render::find_soundfont() : o.soundfont;
+    if (sf.empty()) return send_error(res, 404, "no soundfont on this machine: the piece has no audio");
+    std::string name = "mix";
+    for (int k : keep) name += "-" + std::to_string(k);
+    const std::string path = dir + "/" + name + ".wav";
+    std::lock_guard<std::mutex> lock(mix_mu);  // one rendering at a time; a mix asked for twice is rendered once
+    if (!fs::exists(path)) {
+      music::Score s = music::score_from_midi(midi::read_midi_file(dir + "/piece.mid"));
+      std::vector<music::Note> notes;
+      for (const auto& n : s.notes) if (keep.count(n.drum() ? 128 : n.program)) notes.push_back(n);
+      s.notes = notes;
+      render::write_wav(path, s, sf);
+    }
+    res.set_content(read_text(path), "audio/wav");
+  }
+
+  // The notes in seconds, for drawing the piano roll in the page; each note's instrument
+  // (program, 128 = drums) and the piece's parts.
   static json notes_json(const generate::Piece& p) {
     const auto& s = p.score;
     json notes = json::array();
+    std::vector<std::pair<int, std::size_t>> parts;  // (instrument, notes) in order of first note, drums last (as the PNG)
     int lo = 127, hi = 0;
     for (const auto& n : s.notes) {
+      const int instrument = n.drum() ? 128 : n.program;
       notes.push_back({std::round(s.seconds(n.start_tick) * 1000) / 1000, std::round(s.seconds(n.end_tick) * 1000) / 1000, n.pitch, n.velocity,
-                       n.start_tick < p.primer_end_tick ? 1 : 0});
+                       n.start_tick < p.primer_end_tick ? 1 : 0, instrument});
+      auto it = std::find_if(parts.begin(), parts.end(), [&](const auto& x) { return x.first == instrument; });
+      if (it == parts.end()) parts.emplace_back(instrument, 1);
+      else ++it->second;
+      if (n.drum()) continue;
       lo = std::min(lo, static_cast<int>(n.pitch));
       hi = std::max(hi, static_cast<int>(n.pitch));
     }
+    std::stable_partition(parts.begin(), parts.end(), [](const auto& x) { return x.first != 128; });
+    json part_list = json::array();
+    for (const auto& [instrument, count] : parts) part_list.push_back({{"instrument", instrument}, {"name", music::instrument_name(instrument)}, {"notes", count}});
     json bars = json::array();
     const std::uint64_t end = s.end_tick();
     for (std::uint64_t t = 0; t <= end && bars.size() < 10000;) {
@@ -559,7 +619,8 @@ struct Server::Impl {
       t += len;
     }
     return {{"seconds", s.seconds(end)}, {"notes", notes}, {"bars", bars}, {"pitch_min", notes.empty() ? 60 : lo},
-            {"pitch_max", notes.empty() ? 72 : hi}, {"fields", {"start_s", "end_s", "pitch", "velocity", "primer"}}};
+            {"pitch_max", notes.empty() ? 72 : hi}, {"parts", part_list},
+            {"fields", {"start_s", "end_s", "pitch", "velocity", "primer", "instrument"}}};
   }
 };
 

@@ -238,20 +238,57 @@ EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t 
   return w;
 }
 
+/// The training pieces one after another, with where each begins and its header (the tokens
+/// that name its instruments, music::header_span).
+struct Stream {
+  std::vector<std::int64_t> tokens;
+  std::vector<std::int64_t> piece_start, header_begin, header_end;  // per piece, in stream positions
+  std::size_t size() const { return tokens.size(); }
+  /// The header of the piece holding position `s`, unless `s` is at or before its end.
+  std::pair<std::int64_t, std::int64_t> header_before(std::int64_t s) const {
+    auto it = std::upper_bound(piece_start.begin(), piece_start.end(), s);
+    if (it == piece_start.begin()) return {0, 0};
+    const auto p = static_cast<std::size_t>(it - piece_start.begin() - 1);
+    if (s < header_end[p]) return {0, 0};
+    return {header_begin[p], header_end[p]};
+  }
+};
+
+Stream training_stream(const data::Corpus& corpus) {
+  Stream st;
+  const auto kinds = music::token_kinds(corpus.vocab.tokens(), corpus.tokenizer);
+  for (const auto& p : corpus.pieces) {
+    if (p.split != data::Split::kTrain) continue;
+    const auto start = static_cast<std::int64_t>(st.tokens.size());
+    const auto [hb, he] = music::header_span(p.tokens, kinds);
+    st.piece_start.push_back(start);
+    st.header_begin.push_back(start + static_cast<std::int64_t>(hb));
+    st.header_end.push_back(start + static_cast<std::int64_t>(he));
+    st.tokens.insert(st.tokens.end(), p.tokens.begin(), p.tokens.end());
+  }
+  return st;
+}
+
 /// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
-/// window stays in the piano's range.
+/// window stays in the piano's range. A window cut from inside a piece with a header starts
+/// with that header, then goes on from the cut.
 std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int64_t b0, std::int64_t b1, std::int64_t T,
-                                                 const std::vector<std::int64_t>& stream, const music::Transposer& transposer,
-                                                 bool augment) {
+                                                 const Stream& stream, const music::Transposer& transposer, bool augment) {
   auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
   auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
+  std::vector<std::int64_t> row(static_cast<std::size_t>(T + 1));
   for (std::int64_t i = b0; i < b1; ++i) {
     std::int64_t s = w.starts[static_cast<std::size_t>(i)];
+    auto [hb, he] = stream.header_before(s);
+    if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
+    std::int64_t t = 0;
+    for (std::int64_t h = hb; h < he; ++h) row[static_cast<std::size_t>(t++)] = stream.tokens[static_cast<std::size_t>(h)];
+    for (std::int64_t k = s + t; t <= T; ++t, ++k) row[static_cast<std::size_t>(t)] = stream.tokens[static_cast<std::size_t>(k)];
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
-    if (shift != 0 && !transposer.fits(stream.data() + s, static_cast<std::size_t>(T + 1), shift)) shift = 0;
-    for (std::int64_t t = 0; t < T; ++t) {
-      xa[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t)], shift);
-      ya[i - b0][t] = transposer.shift(stream[static_cast<std::size_t>(s + t + 1)], shift);
+    if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(T + 1), shift)) shift = 0;
+    for (t = 0; t < T; ++t) {
+      xa[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t)], shift);
+      ya[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t + 1)], shift);
     }
   }
   return {x, y};
@@ -396,10 +433,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.arch == "transformer" && opt.window > mc.context) {
     throw ConfigError(fmt::format("--window {} exceeds the transformer's context of {}", opt.window, mc.context));
   }
-  std::vector<std::int64_t> stream;
-  for (const auto& p : corpus.pieces) {
-    if (p.split == data::Split::kTrain) stream.insert(stream.end(), p.tokens.begin(), p.tokens.end());
-  }
+  const Stream stream = training_stream(corpus);
   const std::int64_t T = opt.window, B = opt.batch_size;
   if (static_cast<std::int64_t>(stream.size()) < T + 2) {
     throw Error(fmt::format("{}: {} training tokens, fewer than one window of {} (use --window or more music)", opt.corpus, stream.size(), T));
