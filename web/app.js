@@ -22,6 +22,7 @@ const METRICS = [
 
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null, urls: null, muted: new Set() };
+window.studioState = state;  // for the browser test
 // Colours of the parts in order (as the PNG piano roll draws them); drums are instrument 128.
 const PART_COLOURS = ["31,120,181", "255,127,14", "44,160,44", "214,39,40", "148,103,189", "140,86,75", "227,119,194", "127,127,127", "188,189,34", "23,190,207"];
 const DRUMS = 128;

@@ -139,9 +139,38 @@ try {
       return red;
     });
     check(primerPixels > 200, `the roll shows the primer's notes in their own colour (${primerPixels} pixels)`);
+
+    // The primer's three parts (tune, bass, drums) are listed; muting one or soloing one
+    // plays the server's mix of the others (mix.wav?parts=...), which decodes.
+    const partBoxes = await page.$$("#parts input[type=checkbox]");
+    check(partBoxes.length >= 2 && !(await page.isHidden("#parts")), `the parts are listed with a control each (${partBoxes.length})`);
+    const audioOf = () => page.evaluate(async () => {
+      const a = document.getElementById("audio");
+      if (!(a.duration > 0)) await new Promise((r) => { a.addEventListener("loadedmetadata", r, { once: true }); setTimeout(r, 10000); });
+      return { src: a.currentSrc || a.src, duration: a.duration };
+    });
+    const first = await partBoxes[0].getAttribute("data-instrument");
+    await page.click("#parts input[type=checkbox] >> nth=0");  // the list is drawn again: no handle stays
+    const muted = await audioOf();
+    check(/mix\.wav\?parts=/.test(muted.src) && !muted.src.split("parts=")[1].split(",").includes(first) && muted.duration > 0,
+          `muting a part plays the mix of the others (${muted.src.split("/").pop()}, ${muted.duration.toFixed(2)} s)`);
+    await page.click("#parts button >> nth=-1");
+    const solo = await audioOf();
+    check(solo.src.split("parts=")[1].split(",").length === 1 && solo.duration > 0, `solo plays one part (${solo.src.split("/").pop()})`);
     await page.click("#clear-primer");
     check(!(await page.textContent("#drop-text")).startsWith("Primer: ") && (await page.isHidden("#keep-primer-label")), "the primer can be removed");
   }
+
+  // Instruments chosen in the page: the piece has only those (a bass of the family, drums).
+  await page.fill("#instruments", "bass, drums");
+  const before = (await page.$$("#history li")).length;
+  await page.click("#go");
+  await page.waitForFunction((n) => document.querySelectorAll("#history li").length === n + 1 ||
+                                    document.getElementById("status").className === "error", before, { timeout: 120000 });
+  const parts = await page.evaluate(() => (window.studioState ? window.studioState.notes.parts : null));
+  check(Array.isArray(parts) && parts.length > 0 && parts.every((p) => p.instrument === 128 || (p.instrument >= 32 && p.instrument <= 39)),
+        `--instruments from the page: only bass and drums (${JSON.stringify(parts && parts.map((p) => p.name))})`);
+  await page.fill("#instruments", "");
 
   // Phone width: nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
