@@ -1,12 +1,15 @@
 // See analyze.h.
 #include "eval/analyze.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "data/corpus.h"
 #include "midi/midi_file.h"
+#include "music/instruments.h"
 
 namespace arioso::eval {
 
@@ -59,6 +62,51 @@ void add_metrics(PieceSet& set) {
 
 static nlohmann::json number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
 
+/// Per instrument (a program, 128 = drums): its notes' pitches.
+static std::map<int, std::vector<int>> pitches_by_instrument(const music::Score& s) {
+  std::map<int, std::vector<int>> by;
+  for (const auto& n : s.notes) by[n.drum() ? 128 : n.program].push_back(n.pitch);
+  return by;
+}
+
+/// The usual range of each pitched instrument over a set: its 5th to 95th percentile pitch.
+static std::map<int, std::pair<int, int>> usual_ranges(const PieceSet& set) {
+  std::map<int, std::vector<int>> all;
+  for (const auto& p : set.pieces) {
+    for (auto& [i, ps] : pitches_by_instrument(p.score)) if (i != 128) all[i].insert(all[i].end(), ps.begin(), ps.end());
+  }
+  std::map<int, std::pair<int, int>> out;
+  for (auto& [i, ps] : all) {
+    std::sort(ps.begin(), ps.end());
+    const auto at = [&](double q) { return ps[static_cast<std::size_t>(q * static_cast<double>(ps.size() - 1))]; };
+    out[i] = {at(0.05), at(0.95)};
+  }
+  return out;
+}
+
+/// Each part of a piece: notes, share of the piece's notes, lowest and highest pitch, and with
+/// the reference's usual ranges the share of its notes inside its instrument's.
+static nlohmann::json parts_json(const music::Score& s, const std::map<int, std::pair<int, int>>* ranges, double* in_range_share) {
+  nlohmann::json parts = nlohmann::json::array();
+  std::size_t pitched = 0, inside = 0;
+  for (const auto& [i, ps] : pitches_by_instrument(s)) {
+    const auto [lo, hi] = std::minmax_element(ps.begin(), ps.end());
+    nlohmann::json j{{"instrument", i}, {"name", music::instrument_name(i)}, {"notes", ps.size()},
+                     {"share", static_cast<double>(ps.size()) / static_cast<double>(s.notes.size())}, {"lowest", *lo}, {"highest", *hi}};
+    if (ranges && i != 128) {
+      auto r = ranges->find(i);
+      std::size_t in = 0;
+      if (r != ranges->end()) for (int p : ps) in += p >= r->second.first && p <= r->second.second;
+      j["in_usual_range"] = static_cast<double>(in) / static_cast<double>(ps.size());
+      pitched += ps.size();
+      inside += in;
+    }
+    parts.push_back(j);
+  }
+  if (in_range_share) *in_range_share = pitched ? static_cast<double>(inside) / static_cast<double>(pitched) : NAN;
+  return parts;
+}
+
 static nlohmann::json summary(const std::vector<double>& values) {
   double sum = 0, n = 0;
   for (double v : values) if (!std::isnan(v)) sum += v, ++n;
@@ -76,10 +124,14 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     for (const auto& p : ref->pieces) index.add_piece(p.symbols);
   }
   json pieces = json::array();
-  std::vector<double> longest, n4, n8, n16;
+  std::vector<double> longest, n4, n8, n16, in_range;
+  const auto ranges = ref ? usual_ranges(*ref) : std::map<int, std::pair<int, int>>{};
   for (const auto& p : gen.pieces) {
     json j{{"file", p.file}, {"notes", p.score.notes.size()}, {"onsets", p.onsets.size()}};
     for (const auto& name : metric_names()) j[name] = number(p.metrics.at(name));
+    double share = NAN;
+    j["parts"] = parts_json(p.score, ref ? &ranges : nullptr, &share);
+    if (ref) j["notes_in_usual_range"] = number(share), in_range.push_back(share);
     if (ref) {
       CopyReport r = index.longest_copy(p.onsets);
       double a = novel_ngram_share(p.symbols, index, 4), b = novel_ngram_share(p.symbols, index, 8),
@@ -117,6 +169,10 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     g["novel_4gram_share"] = summary(n4);
     g["novel_8gram_share"] = summary(n8);
     g["novel_16gram_share"] = summary(n16);
+    g["notes_in_usual_range"] = summary(in_range);
+    json rj = json::object();
+    for (const auto& [i, lh] : ranges) rj[std::to_string(i)] = {{"name", music::instrument_name(i)}, {"p5", lh.first}, {"p95", lh.second}};
+    out["reference_ranges"] = rj;
     out["reference"] = r;
     out["overlap"] = overlap;
     out["reference_pieces"] = ref->pieces.size();

@@ -25,7 +25,7 @@ struct PieceSet {
 };
 
 /// Reads MIDI files (lenient) from files or folders; parts as for training (`pitched`).
-PieceSet load_midi_set(const std::vector<std::string>& inputs, const std::string& parts = "pitched");
+PieceSet load_midi_set(const std::vector<std::string>& inputs, const std::string& parts = "all");
 /// Pieces of a prepared corpus (decoded from its tokens), all splits.
 PieceSet load_corpus_set(const std::string& corpus_path);
 void add_metrics(PieceSet& set);
