@@ -50,6 +50,19 @@ Runner add_analyze(CLI::App& app) {
         }
         fmt::print("\n");
       }
+      fmt::print("parts (notes, share, range, notes per beat, polyphony or groove{}):\n", has_ref ? ", notes in the reference's usual range" : "");
+      for (const auto& p : report["pieces"]) {
+        fmt::print("  {}:\n", p["file"].get<std::string>());
+        for (const auto& part : p["parts"]) {
+          const bool drums = part["instrument"].get<int>() == 128;
+          const auto& extra = drums ? part["groove_consistency"] : part["polyphony"];
+          fmt::print("    {:<26} {:>5} notes {:>4.0f}%  {:>3}-{:<3}  {:.2f}/beat  {} {}{}\n", part["name"].get<std::string>(),
+                     part["notes"].get<std::size_t>(), 100 * part["share"].get<double>(), part["lowest"].get<int>(), part["highest"].get<int>(),
+                     part["notes_per_beat"].is_null() ? 0.0 : part["notes_per_beat"].get<double>(), drums ? "groove" : "polyphony",
+                     extra.is_null() ? std::string("-") : fmt::format("{:.2f}", extra.get<double>()),
+                     part.contains("in_usual_range") ? fmt::format("  in range {:.0f}%", 100 * part["in_usual_range"].get<double>()) : "");
+        }
+      }
       if (has_ref) {
         fmt::print("originality:\n");
         for (const auto& p : report["pieces"]) {

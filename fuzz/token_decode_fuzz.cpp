@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) tokens.push_back(line);
   }
-  for (const char* name : {"remi", "remi-plain", "classic"}) {
+  for (const char* name : {"remi", "remi-merged", "remi-plain", "classic"}) {
     try {
       auto score = arioso::music::detokenize(tokens, arioso::music::tokenizer_named(name));
       (void)score.end_tick();

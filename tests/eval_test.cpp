@@ -339,3 +339,43 @@ TEST(Likelihood, SplitsTheLossByKindAndUnit) {
   EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Bar"))], K::kStructure);
   EXPECT_EQ(remi[static_cast<std::size_t>(v.id("Tempo_120"))], K::kStructure);
 }
+
+// The originality gate's onsets over several parts: an onset is the pitched notes that start
+// together, whatever instruments play them (a melody copied onto another instrument is still a
+// copy), and drums are not counted (a common groove is shared vocabulary, not a copy).
+TEST(Originality, AnOnsetOfSeveralParts) {
+  Score one = piece({{0, 480, 48}, {0, 480, 64}, {480, 960, 67}});
+  Score band = one;
+  band.notes[0].program = 33, band.notes[0].channel = 1;  // the 48 on a bass
+  band.notes[2].program = 40, band.notes[2].channel = 2;  // the 67 on a violin
+  Score drums = piece({{0, 60, 36}, {240, 300, 42}, {480, 540, 38}}, 9);
+  band.notes.insert(band.notes.end(), drums.notes.begin(), drums.notes.end());
+  EXPECT_EQ(eval::onset_symbols(band), eval::onset_symbols(one));
+  EXPECT_EQ(eval::onset_symbols(band).size(), 2u);  // the hi-hat alone at 240 is no onset
+  // So a piece quoting the band's pitched notes on other instruments is a copy of its onsets.
+  eval::CopyIndex index;
+  index.add_piece(eval::onset_symbols(band));
+  EXPECT_EQ(index.longest_copy(eval::onsets(one)).longest_onsets, 2u);
+}
+
+TEST(Metrics, Instruments) {
+  Score s = piece({{0, 480, 40}, {480, 960, 64}, {1920, 2400, 67}});
+  s.notes[0].program = 33;
+  Score drums = piece({{0, 60, 36}, {480, 540, 38}, {960, 1020, 36}, {1440, 1500, 38}}, 9);
+  s.notes.insert(s.notes.end(), drums.notes.begin(), drums.notes.end());
+  auto m = eval::compute_metrics(s);
+  EXPECT_EQ(m.at("instruments"), 3);     // bass, piano, drums
+  EXPECT_EQ(m.at("drum_part"), 1);
+  EXPECT_DOUBLE_EQ(m.at("drum_hits_per_bar"), 2.0);  // 4 hits over 2 bars of 4/4
+  EXPECT_TRUE(std::isnan(eval::compute_metrics(piece({{0, 480, 60}})).at("drum_hits_per_bar")));
+  // The likelihood split: a Drum token and the Velocity after it are the drums'; the rest the pitched parts'.
+  using K = music::TokenKind;
+  const std::vector<K> kinds = {K::kStructure, K::kPitch, K::kVelocity, K::kPitch};  // 0 Bar, 1 Pitch, 2 Velocity, 3 Drum
+  const std::vector<bool> drum_ids = {false, false, false, true};
+  auto l = eval::piece_likelihood("x.mid", {0, 1, 2, 3, 2}, {1, 2, 3, 4}, {true, true, true, true}, kinds, s, drum_ids);
+  auto j = l.to_json();
+  EXPECT_DOUBLE_EQ(j["drums"]["nll_sum"].get<double>(), 7);  // the Drum (3) and its Velocity (4)
+  EXPECT_EQ(j["drums"]["notes"], 4);
+  EXPECT_DOUBLE_EQ(j["pitched"]["nll_sum"].get<double>(), 3);
+  EXPECT_DOUBLE_EQ(j["pitched"]["nll_per_note"].get<double>(), 1);  // 3 nats over 3 pitched notes
+}

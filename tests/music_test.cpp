@@ -17,6 +17,7 @@
 #include "data/prepare.h"
 #include "midi/midi_file.h"
 #include "music/classic.h"
+#include "music/instruments.h"
 #include "music/key.h"
 #include "music/pitch.h"
 #include "music/remi.h"
@@ -602,4 +603,38 @@ TEST(Prepare, DamagedCopiesOfRealFilesDoNotPoisonTheCorpus) {
   };
   EXPECT_LT(bar_share(damaged), bar_share(clean) * 1.5);
   EXPECT_EQ(damaged.corpus.pieces.size() + damaged.skipped.size(), 12u);
+}
+
+TEST(Instruments, GeneralMidiNamesAndTheInstrumentsOption) {
+  EXPECT_EQ(music::program_name(0), "Acoustic Grand Piano");
+  EXPECT_EQ(music::program_name(33), "Electric Bass (finger)");
+  EXPECT_EQ(music::program_name(127), "Gunshot");
+  EXPECT_EQ(music::family_name(4), "Bass");
+  // The percussion map (General MIDI level 1 keys 35-81, level 2 27-34 and 82-87).
+  EXPECT_EQ(music::percussion_name(35), "Acoustic Bass Drum");
+  EXPECT_EQ(music::percussion_name(36), "Bass Drum 1");
+  EXPECT_EQ(music::percussion_name(38), "Acoustic Snare");
+  EXPECT_EQ(music::percussion_name(42), "Closed Hi-Hat");
+  EXPECT_EQ(music::percussion_name(49), "Crash Cymbal 1");
+  EXPECT_EQ(music::percussion_name(81), "Open Triangle");
+  EXPECT_EQ(music::percussion_name(27), "High Q");
+  EXPECT_EQ(music::percussion_name(87), "Open Surdo");
+  EXPECT_EQ(music::percussion_name(88), "");
+  // --instruments: families (one group each), program names, numbers, strings, drums.
+  auto set = music::parse_instruments("piano, Electric Bass (finger),40,Strings,DRUMS");
+  ASSERT_EQ(set.groups.size(), 5u);
+  EXPECT_EQ(set.groups[0], (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(set.groups[1], (std::vector<int>{33}));
+  EXPECT_EQ(set.groups[2], (std::vector<int>{40}));
+  EXPECT_EQ(set.groups[3].front(), 40);
+  EXPECT_EQ(set.groups[3].back(), 51);
+  EXPECT_EQ(set.groups[4], (std::vector<int>{128}));
+  EXPECT_TRUE(set.drums);
+  EXPECT_TRUE(set.programs[7] && set.programs[33] && set.programs[48] && !set.programs[32] && !set.programs[52]);
+  EXPECT_THROW_MSG(music::parse_instruments("kazoo"), ConfigError,
+                   "--instruments: 'kazoo' is not a General MIDI instrument (give a program number 0-127, a program name, drums, strings, or a "
+                   "family: piano, chromatic percussion, organ, guitar, bass, strings, ensemble, brass, reed, pipe, synth lead, synth pad, "
+                   "synth effects, ethnic, percussive, sound effects)");
+  EXPECT_THROW_MSG(music::parse_instruments("200"), ConfigError, "--instruments: program '200' outside 0-127");
+  EXPECT_THROW_MSG(music::parse_instruments(" , "), ConfigError, "--instruments: no instrument given");
 }

@@ -306,7 +306,7 @@ function drawHistory() {
     const s = h.settings, sum = h.piece.summary;
     b.type = "button";
     b.textContent = `${h.at.toLocaleTimeString()}: ${s.run}, ${sum.bars} bars, T ${s.temperature}, ${s.key || "any key"}, ` +
-      `${GM[s.program]}, seed ${h.piece.params.seed}; copy ${sum.longest_copy_onsets}`;
+      `${s.instruments || (s.no_drums ? "no drums" : GM[s.program])}, seed ${h.piece.params.seed}; copy ${sum.longest_copy_onsets}`;
     b.setAttribute("aria-current", String(h.piece.id === state.current));
     b.addEventListener("click", () => show(h.piece, s).then(() => $("audio").play().catch(() => {})));
     li.append(b);

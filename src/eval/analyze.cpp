@@ -89,10 +89,17 @@ static std::map<int, std::pair<int, int>> usual_ranges(const PieceSet& set) {
 static nlohmann::json parts_json(const music::Score& s, const std::map<int, std::pair<int, int>>* ranges, double* in_range_share) {
   nlohmann::json parts = nlohmann::json::array();
   std::size_t pitched = 0, inside = 0;
+  const double beats = static_cast<double>(s.end_tick()) / s.ticks_per_quarter;
   for (const auto& [i, ps] : pitches_by_instrument(s)) {
     const auto [lo, hi] = std::minmax_element(ps.begin(), ps.end());
+    music::Score part = s;
+    part.notes.clear();
+    for (const auto& n : s.notes) if ((n.drum() ? 128 : n.program) == i) part.notes.push_back(n);
     nlohmann::json j{{"instrument", i}, {"name", music::instrument_name(i)}, {"notes", ps.size()},
-                     {"share", static_cast<double>(ps.size()) / static_cast<double>(s.notes.size())}, {"lowest", *lo}, {"highest", *hi}};
+                     {"share", static_cast<double>(ps.size()) / static_cast<double>(s.notes.size())}, {"lowest", *lo}, {"highest", *hi},
+                     {"notes_per_beat", beats > 0 ? nlohmann::json(static_cast<double>(ps.size()) / beats) : nlohmann::json(nullptr)}};
+    if (i == 128) j["groove_consistency"] = number(groove_consistency(part, measure_ticks(part)));
+    else j["polyphony"] = number(polyphony(part));
     if (ranges && i != 128) {
       auto r = ranges->find(i);
       std::size_t in = 0;

@@ -1,8 +1,9 @@
 // The REMI tokenizer (default): Bar, Position_k (12 per quarter note), Pitch_p (21-108),
 // Velocity_v (16 bins), Duration_d (40 lengths up to 4 bars of 4/4), Tempo_t (when it changes),
 // TimeSig_n/d (when it changes). A bijection on its grid: decode(encode(s)) == quantize(s),
-// and each sequence is the only encoding of its music. Multi-instrument detail (program,
-// channel) is not encoded: parts are merged before tokenizing.
+// and each sequence is the only encoding of its music (the grammar also accepts a header that
+// names an instrument no note plays, which decodes to the same music as the header without it).
+// Without `instruments` the parts are merged (program and channel are not encoded).
 // Three options (RemiOptions), recorded with a corpus: `compact` states a note's Velocity
 // and Duration only when they differ from the previous note's of its instrument (a chord of
 // equal notes is its Position and its Pitch tokens); `keys` states the key of each bar
