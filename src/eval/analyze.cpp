@@ -76,10 +76,11 @@ static std::map<int, std::pair<int, int>> usual_ranges(const PieceSet& set) {
     for (auto& [i, ps] : pitches_by_instrument(p.score)) if (i != 128) all[i].insert(all[i].end(), ps.begin(), ps.end());
   }
   std::map<int, std::pair<int, int>> out;
-  for (auto& [i, ps] : all) {
+  for (auto& entry : all) {
+    std::vector<int>& ps = entry.second;  // (a structured binding cannot be captured in C++17)
     std::sort(ps.begin(), ps.end());
-    const auto at = [&](double q) { return ps[static_cast<std::size_t>(q * static_cast<double>(ps.size() - 1))]; };
-    out[i] = {at(0.05), at(0.95)};
+    const auto at = [&ps](double q) { return ps[static_cast<std::size_t>(q * static_cast<double>(ps.size() - 1))]; };
+    out[entry.first] = {at(0.05), at(0.95)};
   }
   return out;
 }
