@@ -65,7 +65,7 @@ static nlohmann::json number(double v) { return std::isnan(v) ? nlohmann::json(n
 /// Per instrument (a program, 128 = drums): its notes' pitches.
 static std::map<int, std::vector<int>> pitches_by_instrument(const music::Score& s) {
   std::map<int, std::vector<int>> by;
-  for (const auto& n : s.notes) by[n.drum() ? 128 : n.program].push_back(n.pitch);
+  for (const auto& n : s.notes) by[music::instrument_of(n)].push_back(n.pitch);
   return by;
 }
 
@@ -95,7 +95,7 @@ static nlohmann::json parts_json(const music::Score& s, const std::map<int, std:
     const auto [lo, hi] = std::minmax_element(ps.begin(), ps.end());
     music::Score part = s;
     part.notes.clear();
-    for (const auto& n : s.notes) if ((n.drum() ? 128 : n.program) == i) part.notes.push_back(n);
+    for (const auto& n : s.notes) if ((music::instrument_of(n)) == i) part.notes.push_back(n);
     nlohmann::json j{{"instrument", i}, {"name", music::instrument_name(i)}, {"notes", ps.size()},
                      {"share", static_cast<double>(ps.size()) / static_cast<double>(s.notes.size())}, {"lowest", *lo}, {"highest", *hi},
                      {"notes_per_beat", beats > 0 ? nlohmann::json(static_cast<double>(ps.size()) / beats) : nlohmann::json(nullptr)}};

@@ -3,6 +3,7 @@
 // notes of it overlap).
 #include "eval/metrics.h"
 #include "eval/structure.h"
+#include "music/instruments.h"
 
 #include <algorithm>
 #include <cmath>
@@ -254,7 +255,7 @@ Metrics compute_metrics(const music::Score& s) {
   // and drum hits per bar (NaN without drums).
   std::set<int> parts;
   std::size_t hits = 0;
-  for (const auto& n : s.notes) parts.insert(n.drum() ? 128 : n.program), hits += n.drum();
+  for (const auto& n : s.notes) parts.insert(music::instrument_of(n)), hits += n.drum();
   m["instruments"] = static_cast<double>(parts.size());
   m["drum_part"] = hits > 0 ? 1.0 : 0.0;
   const double bars = mt > 0 ? std::ceil(static_cast<double>(s.end_tick()) / static_cast<double>(mt)) : 0;

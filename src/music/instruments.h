@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "midi/notes.h"
+
 namespace arioso::music {
 
 /// General MIDI level 1 name of a program 0-127 ("Acoustic Grand Piano").
@@ -27,6 +29,9 @@ struct InstrumentSet {
 /// family and the four string ensembles, 40-51), or "drums". Throws ConfigError naming the item
 /// it cannot read and listing the families.
 InstrumentSet parse_instruments(const std::string& text);
+/// The instrument of a note as arioso numbers them: its program, or 128 for drums.
+inline int instrument_of(const midi::Note& n) { return n.drum() ? 128 : n.program; }
+
 /// Display name of an instrument as the tokenizer numbers them: a program's name, or "Drums"
 /// for 128.
 std::string instrument_name(int instrument);

@@ -582,7 +582,7 @@ struct Server::Impl {
     if (!fs::exists(path)) {
       music::Score s = music::score_from_midi(midi::read_midi_file(dir + "/piece.mid"));
       std::vector<music::Note> notes;
-      for (const auto& n : s.notes) if (keep.count(n.drum() ? 128 : n.program)) notes.push_back(n);
+      for (const auto& n : s.notes) if (keep.count(music::instrument_of(n))) notes.push_back(n);
       s.notes = notes;
       render::write_wav(path, s, sf);
     }
@@ -597,7 +597,7 @@ struct Server::Impl {
     std::vector<std::pair<int, std::size_t>> parts;  // (instrument, notes) in order of first note, drums last (as the PNG)
     int lo = 127, hi = 0;
     for (const auto& n : s.notes) {
-      const int instrument = n.drum() ? 128 : n.program;
+      const int instrument = music::instrument_of(n);
       notes.push_back({std::round(s.seconds(n.start_tick) * 1000) / 1000, std::round(s.seconds(n.end_tick) * 1000) / 1000, n.pitch, n.velocity,
                        n.start_tick < p.primer_end_tick ? 1 : 0, instrument});
       auto it = std::find_if(parts.begin(), parts.end(), [&](const auto& x) { return x.first == instrument; });
