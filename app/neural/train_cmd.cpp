@@ -51,6 +51,8 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--weight-decay", o.weight_decay)->capture_default_str();
   app.add_option("--optimizer", o.optimizer, "adamw or rmsprop (the tutorial's)")->capture_default_str();
   app.add_option("--patience", o.patience, "epochs without improvement before stopping (0 = never)")->capture_default_str();
+  app.add_option("--infill-share", o.infill_share, "share of the windows arranged for fill-in-the-middle, so that 'arioso infill' and 'accompany' can use the run (tokenizer remi)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   bool no_augment = false;
   app.add_flag("--no-augment", no_augment, "no transposition augmentation");
   app.add_option("--seed", o.seed)->capture_default_str();

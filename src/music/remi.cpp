@@ -113,6 +113,7 @@ const Vocab& vocab() {
     items.clear();
     for (int k = RemiSettings::kMinDrum; k <= RemiSettings::kMaxDrum; ++k) items.emplace_back(fmt::format("Drum_{}", k), k);
     add_kind(RemiKind::kDrum, items);
+    add_kind(RemiKind::kFill, {{"Hole", 0}, {"Fill", 1}, {"FillEnd", 2}});
     return x;
   }();
   return v;
@@ -288,15 +289,15 @@ struct Bar {
   int ts;
   bool ts_changed;
 };
-std::vector<Bar> layout_bars(const Grid& g) {
+std::vector<Bar> layout_bars(const Grid& g, int min_bars = 0) {
   std::vector<Bar> bars;
-  if (g.notes.empty()) return bars;
-  std::int64_t last = g.notes.back().onset;
+  if (g.notes.empty() && min_bars <= 0) return bars;
+  std::int64_t last = g.notes.empty() ? -1 : g.notes.back().onset;
   std::size_t next_ts = 0;
   int ts = time_sig_index(4, 4);
   int prev = -1;
   std::int64_t s = 0;
-  while (s <= last) {
+  while (s <= last || static_cast<int>(bars.size()) < min_bars) {
     while (next_ts < g.ts.size() && g.ts[next_ts].first <= s) ts = g.ts[next_ts++].second;
     bars.push_back({s, ts, ts != prev});
     prev = ts;
@@ -309,7 +310,8 @@ std::vector<Bar> layout_bars(const Grid& g) {
 
 std::vector<std::string> remi_vocabulary(const RemiOptions& o) {
   const auto& all = vocab().tokens;
-  if (o.instruments) return all;
+  if (o.infill) return all;
+  if (o.instruments) return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(RemiKind::kFill));
   return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(o.keys ? RemiKind::kProgram : RemiKind::kKey));
 }
 const std::vector<int>& remi_durations() { return durations_table(); }
@@ -405,15 +407,17 @@ std::vector<RemiPart> remi_parts(const Score& s) {
   return out;
 }
 
-std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
+std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) { return remi_encode(s, opt, RemiBars{}); }
+
+std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt, const RemiBars& layout) {
   Grid g = to_grid(s, opt);
   const auto& V = vocab();
-  std::vector<int> bar_keys;
-  if (opt.keys) bar_keys = remi_bar_keys(score_of_grid(g));  // keys from the notes as encoded
+  std::vector<int> bar_keys = layout.keys;
+  if (opt.keys && bar_keys.empty()) bar_keys = remi_bar_keys(score_of_grid(g));  // keys from the notes as encoded
   std::vector<std::string> out;
   std::size_t ni = 0, ti = 0, bar_index = 0;
   std::vector<int> velocity(kDrums + 1, -1), duration(kDrums + 1, -1);  // per instrument (compact)
-  for (const Bar& bar : layout_bars(g)) {
+  for (const Bar& bar : layout_bars(g, layout.min_bars)) {
     out.push_back("Bar");
     int program = -1;  // each bar states its programs again
     if (bar.ts_changed) out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kTimeSig) + bar.ts)]);
@@ -426,6 +430,7 @@ std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) {
       for (const auto& n : g.notes) used[static_cast<std::size_t>(n.instrument)] = true;
       for (int i = 0; i <= kDrums; ++i) if (used[static_cast<std::size_t>(i)]) out.push_back(V.tokens[static_cast<std::size_t>(remi_first_id(RemiKind::kProgram) + i)]);
     }
+    if (bar_index < layout.holes.size() && layout.holes[bar_index]) out.push_back("Hole");
     ++bar_index;
     std::int64_t end = bar.start + bar_grid(bar.ts);
     while (true) {
@@ -539,6 +544,7 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
         duration[static_cast<std::size_t>(grammar.instrument())] = val;
         stated = true;
         break;
+      case RemiKind::kFill: break;  // the grammar refused it above
     }
   }
   flush();
@@ -767,6 +773,7 @@ bool RemiGrammar::feed(int id) {
       duration_[static_cast<std::size_t>(note_instrument_)] = val;
       state_ = State::kAfterDuration;
       break;
+    case RemiKind::kFill: return false;  // never allowed (see allowed())
   }
   return true;
 }

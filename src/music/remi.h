@@ -49,12 +49,21 @@ struct RemiOptions {
   bool compact = false;      ///< Velocity and Duration only when they change
   bool keys = false;         ///< a Key token in every bar
   bool instruments = false;  ///< Program and Drum tokens: every note keeps its instrument
+  bool infill = false;       ///< the fill-in-the-middle markers Hole, Fill, FillEnd (music/infill.h)
+};
+
+/// What remi_encode may do besides encoding the notes (for infilling, music/infill.h).
+struct RemiBars {
+  int min_bars = 0;             ///< at least this many bars, empty ones after the last note too
+  std::vector<int> keys;        ///< with keys: the Key of each bar (empty: estimated from the notes)
+  std::vector<bool> holes;      ///< bars whose opening (and header) is followed by a Hole token
 };
 
 /// Token text of the vocabulary, in id order (Bar, TimeSig_*, Position_*, Tempo_*, Pitch_*,
-/// Velocity_*, Duration_*, Key_*, Program_*, Drum_*). Same for every piece: fixed by the
-/// settings. Without instruments it ends after the Key tokens (325), without keys and
-/// instruments after the Duration tokens (301), so older runs keep their ids.
+/// Velocity_*, Duration_*, Key_*, Program_*, Drum_*, then Hole, Fill, FillEnd). Same for every
+/// piece: fixed by the settings. Without infill it ends after the Drum tokens (515), without
+/// instruments after the Key tokens (325), without keys and instruments after the Duration
+/// tokens (301), so older runs keep their ids.
 std::vector<std::string> remi_vocabulary(const RemiOptions& options = {});
 /// Durations in grid units (twelfths of a quarter), ascending.
 const std::vector<int>& remi_durations();
@@ -85,6 +94,8 @@ std::vector<RemiPart> remi_parts(const Score& score);
 
 /// Tokens of a score (its notes as given: select parts first).
 std::vector<std::string> remi_encode(const Score& score, const RemiOptions& options = {});
+/// The same with the bars laid out as `bars` asks (more bars, given keys, Hole markers).
+std::vector<std::string> remi_encode(const Score& score, const RemiOptions& options, const RemiBars& bars);
 /// Music of a token sequence at 480 ticks per quarter; throws Error naming the first token
 /// index that breaks the grammar. Key tokens become key signatures where the key changes.
 Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& options = {});
@@ -98,8 +109,10 @@ std::vector<int> remi_bar_keys(const Score& quantized);
 inline int remi_key_index(int tonic, bool minor) { return tonic + (minor ? 12 : 0); }
 
 // --- Grammar, for constrained sampling: which token kinds may follow.
-enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey, kProgram, kDrum };
-constexpr int kRemiKinds = 10;
+/// kFill: the infilling markers (value 0 Hole, 1 Fill, 2 FillEnd), which the grammar of a piece
+/// never allows (they frame pieces: music/infill.h).
+enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey, kProgram, kDrum, kFill };
+constexpr int kRemiKinds = 11;
 /// Kind and value of a vocabulary id (value: position, pitch, bin index, duration index...).
 RemiKind remi_kind(int id);
 int remi_value(int id);

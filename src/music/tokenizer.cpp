@@ -22,6 +22,7 @@ nlohmann::json TokenizerConfig::to_json() const {
     j["compact"] = remi.compact;
     j["keys"] = remi.keys;
     j["instruments"] = remi.instruments;
+    j["infill"] = remi.infill;
   }
   return j;
 }
@@ -35,6 +36,7 @@ TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
     c.remi.compact = j.value("compact", false);
     c.remi.keys = j.value("keys", false);
     c.remi.instruments = j.value("instruments", false);
+    c.remi.infill = j.value("infill", false);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("tokenizer settings: {}", e.what()));
   }
@@ -53,7 +55,7 @@ void TokenizerConfig::validate() const {
 TokenizerConfig tokenizer_named(const std::string& name) {
   TokenizerConfig c;
   if (name == "remi") {
-    c.remi = RemiOptions{true, true, true};
+    c.remi = RemiOptions{true, true, true, true};
     c.parts = "all";
   } else if (name == "remi-merged") {
     c.remi = RemiOptions{true, true, false};
@@ -106,7 +108,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
     else if (starts("Velocity_")) out.push_back(TokenKind::kVelocity);
     else if (starts("Program_") || starts("Instrument_")) out.push_back(TokenKind::kInstrument);
     else if (starts("Key_")) out.push_back(TokenKind::kStructure);
-    else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*
+    else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*, Hole, Fill, FillEnd
   }
   return out;
 }
@@ -114,7 +116,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
 Transposer::Transposer(const std::vector<std::string>& vocab, const TokenizerConfig& config)
     : supported_(supports_transposition(config)), pitch_(vocab.size(), -1), key_(vocab.size(), -1) {
   if (!supported_) return;
-  const auto all = remi_vocabulary(RemiOptions{false, true, true});
+  const auto all = remi_vocabulary(RemiOptions{false, true, true, true});
   for (std::size_t id = 0; id < vocab.size(); ++id) {
     if (id >= all.size() || vocab[id] != all[id]) throw Error(fmt::format("token {} ('{}') is not REMI's token {}", id, vocab[id], id));
     if (remi_kind(static_cast<int>(id)) == RemiKind::kPitch) pitch_[id] = remi_value(static_cast<int>(id));

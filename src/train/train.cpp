@@ -19,6 +19,7 @@
 #include "core/files.h"
 #include "data/run_folder.h"
 #include "model/checkpoint.h"
+#include "music/infill.h"
 #include "music/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -29,7 +30,7 @@ nlohmann::json TrainOptions::to_json() const {
   return {{"corpus", corpus}, {"arch", arch}, {"preset", preset}, {"scalar_input", scalar_input}, {"epochs", epochs},
           {"time_limit_min", time_limit_min}, {"batch_size", batch_size}, {"window", window}, {"lr", lr},
           {"weight_decay", weight_decay}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
-          {"augment", augment}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
+          {"augment", augment}, {"infill_share", infill_share}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
           {"world_size", dist.world_size}};
 }
 
@@ -46,6 +47,7 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   o.warmup_fraction = j.value("warmup_fraction", o.warmup_fraction);
   o.optimizer = j.value("optimizer", o.optimizer);
   o.augment = j.value("augment", o.augment);
+  o.infill_share = j.value("infill_share", 0.0);  // runs from before infilling had none
   o.patience = j.value("patience", o.patience);
   o.seed = j.value("seed", o.seed);
   if (o.epochs < 0) o.epochs = j.value("epochs", 20);
@@ -225,9 +227,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opt,
 struct EpochWindows {
   std::vector<std::int64_t> starts;
   std::vector<int> shifts;
+  std::vector<std::uint64_t> fill;  ///< per window: 0, or the seed of its fill-in-the-middle arrangement
 };
 
-EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t T, std::size_t stream_size) {
+EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t T, std::size_t stream_size, double fill_share) {
   std::mt19937_64 rng(seed * 1000003ull + static_cast<std::uint64_t>(epoch));
   EpochWindows w;
   std::int64_t offset = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(T));
@@ -235,6 +238,11 @@ EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t 
   std::shuffle(w.starts.begin(), w.starts.end(), rng);
   w.shifts.assign(w.starts.size(), 0);
   for (auto& sh : w.shifts) sh = static_cast<int>(rng() % 12) - 6;
+  w.fill.assign(w.starts.size(), 0);
+  if (fill_share > 0) {  // drawn after the rest, so that plain windows are those of a run without
+    std::uniform_real_distribution<double> u(0, 1);
+    for (auto& f : w.fill) f = u(rng) < fill_share ? (rng() | 1) : 0;
+  }
   return w;
 }
 
@@ -243,7 +251,19 @@ EpochWindows epoch_windows(std::uint64_t seed, std::int64_t epoch, std::int64_t 
 struct Stream {
   std::vector<std::int64_t> tokens;
   std::vector<std::int64_t> piece_start, header_begin, header_end;  // per piece, in stream positions
+  /// Per piece, for fill-in-the-middle windows (corpora with infill markers): its music, the
+  /// key of each bar and its tokens per bar.
+  struct FillPiece {
+    music::Score score;
+    std::vector<int> bar_keys, tokens_per_bar;
+  };
+  std::vector<FillPiece> fill;
+  music::RemiOptions remi;
   std::size_t size() const { return tokens.size(); }
+  std::size_t piece_at(std::int64_t s) const {
+    auto it = std::upper_bound(piece_start.begin(), piece_start.end(), s);
+    return static_cast<std::size_t>(std::max<long>(0, it - piece_start.begin() - 1));
+  }
   /// The header of the piece holding position `s`, unless `s` is at or before its end.
   std::pair<std::int64_t, std::int64_t> header_before(std::int64_t s) const {
     auto it = std::upper_bound(piece_start.begin(), piece_start.end(), s);
@@ -254,11 +274,21 @@ struct Stream {
   }
 };
 
-Stream training_stream(const data::Corpus& corpus) {
+Stream training_stream(const data::Corpus& corpus, bool with_fill) {
   Stream st;
+  st.remi = corpus.tokenizer.remi;
   const auto kinds = music::token_kinds(corpus.vocab.tokens(), corpus.tokenizer);
   for (const auto& p : corpus.pieces) {
     if (p.split != data::Split::kTrain) continue;
+    if (with_fill) {
+      Stream::FillPiece f;
+      std::vector<std::string> text;
+      for (auto id : p.tokens) text.push_back(corpus.vocab.token(id));
+      f.score = music::remi_decode(text, st.remi);
+      f.bar_keys = music::remi_bar_keys(f.score);
+      f.tokens_per_bar = music::remi_tokens_per_bar(p.tokens);
+      st.fill.push_back(std::move(f));
+    }
     const auto start = static_cast<std::int64_t>(st.tokens.size());
     const auto [hb, he] = music::header_span(p.tokens, kinds);
     st.piece_start.push_back(start);
@@ -269,16 +299,55 @@ Stream training_stream(const data::Corpus& corpus) {
   return st;
 }
 
+constexpr std::int64_t kIgnore = -100;  // a target the loss leaves out (cross_entropy's ignore_index)
+
+/// A fill-in-the-middle row of T + 1 ids from the piece holding stream position `s`
+/// (music::remi_fill_example): its context, then its middle; the loss is on the middle alone
+/// (positions before `middle_from` are no targets), and what is left after it is padding
+/// (no targets from `end` on).
+struct FillRow {
+  std::int64_t middle_from = 0, end = 0;
+};
+FillRow fill_row(const Stream& stream, const music::Vocab& vocab, std::int64_t s, std::uint64_t seed, std::int64_t T,
+                 std::vector<std::int64_t>& row) {
+  const auto& piece = stream.fill[stream.piece_at(s)];
+  std::mt19937_64 rng(seed);
+  auto fa = music::remi_fill_example(piece.score, piece.bar_keys, piece.tokens_per_bar, rng, static_cast<int>(T + 1), stream.remi);
+  FillRow r;
+  std::size_t t = 0;
+  for (const auto* part : {&fa.context, &fa.middle}) {
+    if (part == &fa.middle) r.middle_from = static_cast<std::int64_t>(t);
+    for (const auto& tok : *part) {
+      if (t < row.size()) row[t++] = vocab.id(tok);
+    }
+  }
+  r.end = static_cast<std::int64_t>(t);
+  for (; t < row.size(); ++t) row[t] = 0;  // padding: Bar, never a target
+  return r;
+}
+
 /// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
 /// window stays in the piano's range. A window cut from inside a piece with a header starts
-/// with that header, then goes on from the cut.
+/// with that header, then goes on from the cut. A fill window is arranged by fill_row.
 std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int64_t b0, std::int64_t b1, std::int64_t T,
-                                                 const Stream& stream, const music::Transposer& transposer, bool augment) {
+                                                 const Stream& stream, const music::Vocab& vocab, const music::Transposer& transposer,
+                                                 bool augment) {
   auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
   auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
   std::vector<std::int64_t> row(static_cast<std::size_t>(T + 1));
   for (std::int64_t i = b0; i < b1; ++i) {
     std::int64_t s = w.starts[static_cast<std::size_t>(i)];
+    if (w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty()) {
+      const FillRow fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
+      int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
+      if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
+      for (std::int64_t t = 0; t < T; ++t) {
+        xa[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t)], shift);
+        const bool target = t + 1 >= fr.middle_from && t + 1 < fr.end;
+        ya[i - b0][t] = target ? transposer.shift(row[static_cast<std::size_t>(t + 1)], shift) : kIgnore;
+      }
+      continue;
+    }
     auto [hb, he] = stream.header_before(s);
     if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
     std::int64_t t = 0;
@@ -433,7 +502,9 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (opt.arch == "transformer" && opt.window > mc.context) {
     throw ConfigError(fmt::format("--window {} exceeds the transformer's context of {}", opt.window, mc.context));
   }
-  const Stream stream = training_stream(corpus);
+  // Fill-in-the-middle windows (music/infill.h) for corpora whose vocabulary has the markers.
+  const bool fill = opt.infill_share > 0 && corpus.tokenizer.name == "remi" && corpus.tokenizer.remi.infill;
+  const Stream stream = training_stream(corpus, fill);
   const std::int64_t T = opt.window, B = opt.batch_size;
   if (static_cast<std::int64_t>(stream.size()) < T + 2) {
     throw Error(fmt::format("{}: {} training tokens, fewer than one window of {} (use --window or more music)", opt.corpus, stream.size(), T));
@@ -507,7 +578,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   result.gradient_bytes = W > 1 ? reducer.gradient_bytes() : 0;
 
   for (std::int64_t epoch = meta.epoch; epoch < max_epochs; ++epoch) {
-    const EpochWindows windows = epoch_windows(opt.seed, epoch, T, stream.size());
+    const EpochWindows windows = epoch_windows(opt.seed, epoch, T, stream.size(), fill ? opt.infill_share : 0.0);
     const std::int64_t n_starts = static_cast<std::int64_t>(windows.starts.size());
     const std::int64_t n_steps = (n_starts + GB - 1) / GB;
     m->train();
@@ -520,7 +591,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       // This step's windows are [k*GB, k*GB + GB); this rank takes its B of them.
       const std::int64_t global_rows = std::min(GB, n_starts - k * GB);
       std::int64_t b0 = std::min(k * GB + rank * B, n_starts), b1 = std::min<std::int64_t>(b0 + B, std::min(n_starts, k * GB + GB));
-      auto [x, y] = batch_of(windows, b0, b1, T, stream, transposer, augment);
+      auto [x, y] = batch_of(windows, b0, b1, T, stream, corpus.vocab, transposer, augment);
       x = x.to(device);
       y = y.to(device);
       if (opt.time_limit_min > 0 && meta.step - first_step_of_session >= 20) {

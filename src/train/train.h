@@ -31,6 +31,9 @@ struct TrainOptions {
   double warmup_fraction = 0.02;
   std::string optimizer = "adamw";  ///< adamw | rmsprop
   bool augment = true;         ///< random transposition per window (tokenizers that support it)
+  /// Share of the windows arranged for fill-in-the-middle (music/infill.h), where the corpus's
+  /// tokenizer has the markers: what lets `arioso infill` and `accompany` use the run.
+  double infill_share = 0.2;
   int patience = 5;
   std::uint64_t seed = 1;
   int threads = 0;             ///< 0 = auto
