@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
       {"train", "Train an LSTM or Transformer on a corpus or on MIDI files and folders (arioso train CORPUS|MIDI... -o RUN)"},
       {"generate", "Compose new pieces with a trained run: MIDI, WAV and piano-roll PNG"},
       {"evaluate", "Held-out likelihood of MIDI files or a corpus under a trained run"},
+      {"infill", "Compose chosen bars of your MIDI file anew, with the music around them as context"},
+      {"accompany", "Add parts (bass, piano, drums...) to your MIDI file; its own notes stay as they are"},
       {"demo", "Learn the default corpus and compose three pieces, in one command"},
       {"serve", "The studio: a web page to compose, listen, look and compare"},
   };

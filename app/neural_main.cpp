@@ -22,6 +22,8 @@ extern "C" __attribute__((visibility("default"))) int arioso_neural_main(int arg
     if (cmd == "evaluate") return cmd_evaluate(argc - 1, argv + 1);
     if (cmd == "demo") return cmd_demo(argc - 1, argv + 1);
     if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
+    if (cmd == "infill") return cmd_infill(argc - 1, argv + 1);
+    if (cmd == "accompany") return cmd_accompany(argc - 1, argv + 1);
   } catch (const ConfigError& e) {
     fmt::print(stderr, "arioso {}: {}\n", cmd, e.what());
     return 2;

@@ -66,5 +66,7 @@ int cmd_generate(int argc, char** argv);
 int cmd_evaluate(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_infill(int argc, char** argv);
+int cmd_accompany(int argc, char** argv);
 
 }  // namespace arioso::neural_app

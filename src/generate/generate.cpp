@@ -153,8 +153,6 @@ std::vector<bool> banned_instruments(const GenerateOptions& o, const music::Toke
   return banned;
 }
 
-namespace {
-
 /// In the header, with --instruments: the piece declares one instrument of each item asked for
 /// (of the model's choice within a family), ascending, and nothing else, so the model composes
 /// for them: an instrument may come next if it serves an item not yet served and every other
@@ -176,6 +174,8 @@ void require_header(const music::RemiGrammar& grammar, const music::InstrumentSe
   }
   if (!open.empty()) allowed[static_cast<std::size_t>(music::remi_first_id(music::RemiKind::kPosition))] = false;
 }
+
+namespace {
 
 struct Slot {
   std::vector<int> ids;

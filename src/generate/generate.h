@@ -6,10 +6,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "eval/originality.h"
+#include "generate/infill.h"
 #include "model/checkpoint.h"
 #include "music/instruments.h"
 #include "music/score.h"
@@ -71,6 +73,10 @@ void drop_trailing_changes(music::Score& score);
 /// ConfigError when they are given to a run whose tokenizer has no instruments.
 std::vector<bool> banned_instruments(const GenerateOptions& options, const music::TokenizerConfig& tokenizer, int vocab_size);
 
+/// In the header of a model with instruments: the piece declares one instrument of each item of
+/// `want` (of the model's choice within a family), ascending, and nothing else.
+void require_header(const music::RemiGrammar& grammar, const music::InstrumentSet& want, std::vector<bool>& allowed);
+
 /// Parses "C:major", "A:minor", "F#:minor", "Bb:major"; throws ConfigError.
 std::pair<int, bool> parse_key(const std::string& text);
 
@@ -93,8 +99,15 @@ class Generator {
   std::vector<std::string> primer_from_midi(const std::string& path) const;
   /// A random window of `length` tokens of a training piece (the tutorial's start).
   std::vector<std::string> primer_from_corpus(std::uint64_t seed, int length) const;
+  /// Fills bars of `song` or adds parts to it (generate/infill.h); throws ConfigError when the
+  /// run cannot (no Fill markers) or the bars are not the song's.
+  InfillResult infill(const music::Score& song, const InfillOptions& options);
 
  private:
+  std::vector<int> sample_middle(const std::vector<int>& context, int span_first_rel, int span_bars, const std::vector<bool>& may_play,
+                                 const music::InstrumentSet* require, const InfillOptions& o, std::mt19937_64& rng);
+  InfillResult finish_infill(const music::Score& given, const music::Score& quantized, std::vector<music::Note> new480,
+                             const InfillOptions& o, InfillResult r);
   std::string run_dir_;
   model::CheckpointMeta meta_;
   torch::Device device_;
