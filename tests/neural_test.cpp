@@ -530,3 +530,166 @@ TEST(Sampler, RepetitionPenaltyAndRepeatedNgrams) {
   generate::forbid_repeated_ngrams({4, 4, 4}, 0, 2, allowed);  // 4 4 seen: another 4 would repeat it
   EXPECT_FALSE(allowed[4]);
 }
+
+namespace {
+
+/// A tiny run on four band tunes (melody, bass, drums) that has learned to fill in.
+const std::string& infill_run() {
+  static const std::string run = [] {
+    std::string dir = temp_dir("infill");
+    std::filesystem::create_directories(dir + "/midi");
+    for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 128, p % 2 ? 0 : 73));
+    data::PrepareOptions po;
+    po.tokenizer = music::tokenizer_named("remi");
+    po.valid_fraction = 0;
+    auto prepared = data::prepare_corpus({dir + "/midi"}, po);
+    data::write_corpus(dir + "/c.corpus", prepared.corpus);
+    train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 8, 128, 2e-2);
+    o.patience = 0;
+    o.infill_share = 0.5;
+    std::atomic<bool> stop{false};
+    train::train(o, stop, {});
+    return o.run_dir;
+  }();
+  return run;
+}
+
+/// Notes as mido reads them from a MIDI file: (channel, pitch, velocity, start, end).
+using MidoNote = std::tuple<int, int, int, std::int64_t, std::int64_t>;
+std::vector<std::vector<MidoNote>> mido_notes(const std::vector<std::string>& files) {
+  std::vector<std::vector<MidoNote>> out;
+  for (const auto& j : run_reference(ARIOSO_SOURCE_DIR "/tests/reference/mido_notes.py", files)) {
+    std::vector<MidoNote> v;
+    for (const auto& n : j.at("notes")) v.emplace_back(n[1].get<int>(), n[3].get<int>(), n[4].get<int>(), n[5].get<std::int64_t>(), n[6].get<std::int64_t>());
+    std::sort(v.begin(), v.end());
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Infill, GivenNotesStayAndTheSeamsHold) {
+  if (!have_mido()) GTEST_SKIP() << "python3-mido not installed";
+  generate::Generator g(infill_run());
+  std::string dir = temp_dir("infill-cases");
+  // 16 bars of 4/4; a second song turns to 3/4 at bar 7 and is silent in bars 11-12; a third is
+  // at 96 ticks per quarter.
+  music::Score plain = band_tune(4, 128, 0);
+  music::Score meter = band_tune(6, 120, 0);
+  meter.time_signatures = {{0, 4, 4}, {480 * 24, 3, 4}};
+  meter.notes.erase(std::remove_if(meter.notes.begin(), meter.notes.end(), [](const music::Note& n) {
+    return n.start_tick >= 480 * (24 + 12) && n.start_tick < 480 * (24 + 18);
+  }), meter.notes.end());
+  music::Score coarse = plain;
+  coarse.ticks_per_quarter = 96;
+  for (auto& n : coarse.notes) n.start_tick /= 5, n.end_tick /= 5;
+  struct Case { const char* what; const music::Score* song; const char* bars; const char* instruments; };
+  const std::vector<Case> cases{{"a middle stretch", &plain, "5-8", ""}, {"the first bar", &plain, "1", ""},
+                                {"the last bar", &plain, "16", ""},       {"one bar, the bass", &plain, "9", "bass"},
+                                {"over the meter change", &meter, "6-8", ""}, {"a silent gap", &meter, "11-12", ""},
+                                {"drums at 96 ticks", &coarse, "3-6", "drums"}};
+  std::size_t filled = 0;
+  for (const auto& c : cases) {
+    const std::string in = dir + "/in.mid", out = dir + "/out.mid";
+    write_file_atomic(in, midi::write_midi(music::score_to_midi(*c.song)));
+    const music::Score song = music::score_from_midi(midi::read_midi_file(in));
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      generate::InfillOptions o;
+      std::tie(o.first_bar, o.end_bar) = generate::parse_bars(c.bars);
+      if (*c.instruments) o.instruments = music::parse_instruments(c.instruments);
+      o.seed = seed;
+      o.max_copy = 0;
+      const auto r = g.infill(song, o);
+      write_file_atomic(out, midi::write_midi(music::score_to_midi(r.score)));
+      const auto seams = generate::check_seams(r.added, r.score.notes, r.end_tick);
+      EXPECT_EQ(seams.hanging, 0u) << c.what;
+      EXPECT_EQ(seams.doubled, 0u) << c.what;
+      filled += r.added.size();
+      for (const auto& n : r.added) {
+        ASSERT_GE(n.start_tick, r.start_tick) << c.what;
+        ASSERT_LE(n.end_tick, r.end_tick) << c.what;
+        if (*c.instruments) EXPECT_TRUE(o.instruments->drums ? n.drum() : n.program >= 32 && n.program <= 39) << c.what;
+      }
+      // Read back with mido: every note outside the span, and inside it every note of a part
+      // not filled, is there exactly as it was; the song's meter and tempo are kept.
+      const auto notes = mido_notes({in, out});
+      std::vector<MidoNote> want, got;
+      auto outside = [&](const MidoNote& n) { return std::get<3>(n) < static_cast<std::int64_t>(r.start_tick) || std::get<3>(n) >= static_cast<std::int64_t>(r.end_tick); };
+      auto filled_part = [&](const MidoNote& n) {
+        if (!*c.instruments) return true;
+        return o.instruments->drums ? std::get<0>(n) == 9 : std::get<0>(n) == 1;  // band_tune: bass on channel 2
+      };
+      for (const auto& n : notes[0]) if (outside(n) || !filled_part(n)) want.push_back(n);
+      for (const auto& n : notes[1]) if (outside(n) || !filled_part(n)) got.push_back(n);
+      EXPECT_EQ(got, want) << c.what << " seed " << seed;
+      EXPECT_EQ(r.kept, want.size()) << c.what;
+      const auto back = music::score_from_midi(midi::read_midi_file(out));
+      ASSERT_EQ(back.time_signatures.size(), song.time_signatures.size()) << c.what;
+      for (std::size_t i = 0; i < back.time_signatures.size(); ++i) EXPECT_EQ(back.time_signatures[i].tick, song.time_signatures[i].tick) << c.what;
+      EXPECT_EQ(back.ticks_per_quarter, song.ticks_per_quarter) << c.what;
+    }
+  }
+  EXPECT_GT(filled, 100u);  // the model does fill, it does not leave the gaps silent
+  EXPECT_THROW_MSG(g.infill(music::score_from_midi(midi::read_midi_file(dir + "/in.mid")), [] {
+    generate::InfillOptions o;
+    std::tie(o.first_bar, o.end_bar) = generate::parse_bars("15-30");
+    return o;
+  }()), ConfigError, "--bars 15-30: the song has 16 bars");
+  EXPECT_THROW_MSG(generate::parse_bars("9-x"), ConfigError, "--bars 9-x: give FIRST-LAST (1-based, inclusive), e.g. 9-16, or one bar, e.g. 9");
+  EXPECT_THROW_MSG(generate::parse_bars("0"), ConfigError, "--bars 0: give FIRST-LAST (1-based, inclusive), e.g. 9-16, or one bar, e.g. 9");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Infill, AccompanyKeepsEveryGivenNoteAndAddsOnlyWhatIsAsked) {
+  if (!have_mido()) GTEST_SKIP() << "python3-mido not installed";
+  generate::Generator g(infill_run());
+  std::string dir = temp_dir("accompany");
+  const std::string in = dir + "/melody.mid", out = dir + "/out.mid";
+  write_file_atomic(in, walking_tune_midi(5, 96));
+  const music::Score melody = music::score_from_midi(midi::read_midi_file(in));
+  std::size_t bass = 0, drums = 0;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    generate::InfillOptions o;
+    o.add = true;
+    o.instruments = music::parse_instruments("bass,drums");
+    o.seed = seed;
+    const auto r = g.infill(melody, o);
+    EXPECT_EQ(r.kept, melody.notes.size());
+    EXPECT_EQ(r.replaced, 0u);
+    for (const auto& n : r.added) {
+      ASSERT_TRUE(n.drum() || (n.program >= 32 && n.program <= 39)) << n.program;
+      (n.drum() ? drums : bass) += 1;
+      EXPECT_NE(n.channel, 0);  // the melody's channel stays the melody's
+    }
+    write_file_atomic(out, midi::write_midi(music::score_to_midi(r.score)));
+    const auto notes = mido_notes({in, out});
+    std::vector<MidoNote> given;
+    for (const auto& n : notes[1]) if (std::get<0>(n) == 0) given.push_back(n);
+    EXPECT_EQ(given, notes[0]) << "seed " << seed;
+    EXPECT_EQ(notes[1].size(), melody.notes.size() + r.added.size());
+  }
+  EXPECT_GT(bass, 0u);
+  EXPECT_GT(drums, 0u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Infill, ARunThatNeverLearnedToFillSaysSo) {
+  std::string dir = temp_dir("no-infill");
+  std::filesystem::create_directories(dir + "/midi");
+  for (int p = 0; p < 2; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 64));
+  data::PrepareOptions po;
+  po.tokenizer = music::tokenizer_named("remi");
+  po.valid_fraction = 0;
+  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
+  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 1, 64, 2e-2);
+  o.infill_share = 0;
+  std::atomic<bool> stop{false};
+  train::train(o, stop, {});
+  generate::Generator g(o.run_dir);
+  generate::InfillOptions io;
+  io.end_bar = 1;
+  EXPECT_THROW_MSG(g.infill(band_tune(3, 64), io), ConfigError,
+                   "this run was trained with --infill-share 0: it never learned to fill in (train with the default share)");
+  std::filesystem::remove_all(dir);
+}
