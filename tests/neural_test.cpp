@@ -693,3 +693,38 @@ TEST(Infill, ARunThatNeverLearnedToFillSaysSo) {
                    "this run was trained with --infill-share 0: it never learned to fill in (train with the default share)");
   std::filesystem::remove_all(dir);
 }
+
+TEST(Generate, AContinuationCarriesItsPrimersKeyAndMeter) {
+  generate::Generator g(infill_run());
+  std::string dir = temp_dir("continue");
+  music::Score primer = band_tune(2, 48, 0);  // 3/4 from the start, a tritone away from the tunes learned
+  primer.time_signatures = {{0, 3, 4}};
+  for (auto& n : primer.notes) if (!n.drum()) n.pitch += 6;
+  write_file_atomic(dir + "/primer.mid", midi::write_midi(music::score_to_midi(primer)));
+  generate::GenerateOptions o;
+  o.primer = g.primer_from_midi(dir + "/primer.mid");
+  std::string last_key;
+  for (const auto& t : o.primer) if (t.rfind("Key_", 0) == 0) last_key = t;
+  ASSERT_FALSE(last_key.empty());
+  o.bars = 6;
+  o.num = 8;
+  o.temperature = 1.5;
+  o.top_p = 1;
+  o.max_copy = 0;
+  std::size_t keys = 0;
+  for (const auto& p : g.generate(o)) {
+    int bars = 0;
+    for (const auto& t : p.tokens) {
+      EXPECT_NE(t.rfind("TimeSig_", 0), 0u) << t;  // the primer's meter holds
+      if (t.rfind("Key_", 0) == 0) {
+        EXPECT_EQ(t, last_key);
+        ++keys;
+      }
+      bars += t == "Bar";
+    }
+    EXPECT_LE(bars, 6);
+    for (const auto& ts : p.score.time_signatures) EXPECT_EQ(std::make_pair(ts.numerator, ts.denominator), std::make_pair(3, 4));
+  }
+  EXPECT_GT(keys, 8u);
+  std::filesystem::remove_all(dir);
+}

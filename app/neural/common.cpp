@@ -41,7 +41,7 @@ void add_generate_options(CLI::App* cmd, GenCli& o) {
   cmd->add_option("--no-repeat-ngram", o.g.no_repeat_ngram, "forbid repeating any n-gram of tokens (0 = off)");
   cmd->add_flag("--greedy", o.g.greedy, "always take the most likely token (the tutorial's argmax)");
   cmd->add_option("--notes", o.g.notes, "length in notes");
-  cmd->add_option("--bars", o.g.bars, "length in bars");
+  cmd->add_option("--bars", o.g.bars, "length in bars (with --primer: new bars after it, in its meter and key)");
   cmd->add_option("--seconds", o.g.seconds, "length in seconds");
   cmd->add_option("--num", o.g.num, "number of pieces (generated as one batch)")->capture_default_str();
   cmd->add_option("--seed", o.g.seed, "random seed: same seed, same pieces")->capture_default_str();

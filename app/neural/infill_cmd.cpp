@@ -38,6 +38,7 @@ void add_common(CLI::App& app, InfillCli& c) {
   app.add_flag("--png", c.png, "also write a piano-roll picture");
   app.add_option("--soundfont", c.soundfont, "General MIDI soundfont (default: the one Debian installs)");
   app.add_flag("--json", c.json, "print the summary as JSON");
+  app.add_flag("--score", c.o.score, "with --json: also how the new bars fit (NLL per note of the new and of the song's own bars given the same context, notes per bar, share in the key of the bars around)");
   app.add_option("--device", c.device, "cpu or cuda")->capture_default_str();
 }
 
@@ -64,6 +65,15 @@ int run(InfillCli& c, const char* command, const char* suffix) {
                    {"steps", r.chunks}, {"resampled_for_gate", r.retries}, {"dropped_at_seams", r.dropped_at_seams},
                    {"hanging_notes", seams.hanging}, {"doubled_notes", seams.doubled},
                    {"longest_copy_onsets", r.copy.longest_onsets}, {"longest_copy_from", r.copy_source}, {"seconds_taken", took}};
+  if (c.o.score) {
+    const auto m = generate::measure_fill(song, r);
+    auto per_note = [](double nll, std::size_t notes) { return notes ? nll / static_cast<double>(notes) : 0.0; };
+    j["fit"] = {{"nll_per_note_new", per_note(r.nll_new, r.notes_new)}, {"nll_per_note_original", per_note(r.nll_original, r.notes_original)},
+                {"notes_new", r.notes_new}, {"notes_original", r.notes_original},
+                {"notes_per_bar_new", m.notes_per_bar_new}, {"notes_per_bar_original", m.notes_per_bar_original},
+                {"notes_per_bar_around", m.notes_per_bar_around}, {"in_key_new", m.in_key_new},
+                {"in_key_original", m.in_key_original}, {"in_key_around", m.in_key_around}, {"key_around", m.key_around}};
+  }
   if (c.wav) {
     render::write_wav(base + ".wav", r.score, c.soundfont.empty() ? render::find_soundfont() : c.soundfont);
     j["wav"] = base + ".wav";

@@ -234,7 +234,13 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   // --key conditions a model with Key tokens through them; the pitch mask (forbidden, or
   // less likely by a key strength) is the way for models without, or when asked for.
   const bool key_tokens = remi && tokenizer_.remi.keys;
-  const int key_id = o.key && key_tokens ? music::remi_first_id(music::RemiKind::kKey) + music::remi_key_index(o.key->first, o.key->second) : -1;
+  int key_id = o.key && key_tokens ? music::remi_first_id(music::RemiKind::kKey) + music::remi_key_index(o.key->first, o.key->second) : -1;
+  // A continuation carries its primer's key (the primer's last Key conditions the new bars,
+  // unless --key is given) and meter (no TimeSig changes).
+  const bool continuation = remi && !given.primer.empty();
+  if (continuation && key_tokens && key_id < 0) {
+    for (int id : primer_ids) if (music::remi_kind(id) == music::RemiKind::kKey) key_id = id;
+  }
   const bool key_mask = o.key && (o.key_strength >= 0 || !key_tokens);
   const double key_strength = std::max(0.0, o.key_strength);
   // Tokens with a pitch outside --key: forbidden, or (with a key strength) made less likely.
@@ -363,6 +369,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
         if (out_of_key[u] && key_strength <= 0) allowed[u] = false;
         if (key_id >= 0 && s.grammar.expects_key() && id != key_id) allowed[u] = false;
         if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
+        if (continuation && music::remi_kind(id) == music::RemiKind::kTimeSig) allowed[u] = false;
         if (instrument_banned[u]) allowed[u] = false;
         if (gate && !remi && index_.exceeds(s.cursor, classic_symbol[u], K)) allowed[u] = false;
       }

@@ -43,7 +43,9 @@ struct GenerateOptions {
   std::optional<music::InstrumentSet> instruments;
   bool no_drums = false;       ///< no Drum tokens (with or without `instruments`)
   int max_copy = 16;           ///< 0 disables the gate
-  std::vector<std::string> primer;  ///< primer tokens (already in the model's vocabulary)
+  /// Primer tokens (already in the model's vocabulary). A REMI continuation keeps the primer's
+  /// meter and, with key tokens, its last key (unless `key` is given); `bars` then counts new bars.
+  std::vector<std::string> primer;
   bool keep_primer = false;
   int max_tokens = 20000;      ///< safety bound per piece
   /// Called now and then with the share (0..1) of the requested length composed so far (by
@@ -106,6 +108,8 @@ class Generator {
  private:
   std::vector<int> sample_middle(const std::vector<int>& context, int span_first_rel, int span_bars, const std::vector<bool>& may_play,
                                  const music::InstrumentSet* require, const InfillOptions& o, std::mt19937_64& rng);
+  /// NLL (nats) of `middle` (ids, ending with FillEnd) after `context`.
+  double middle_nll(const std::vector<int>& context, const std::vector<int>& middle);
   InfillResult finish_infill(const music::Score& given, const music::Score& quantized, std::vector<music::Note> new480,
                              const InfillOptions& o, InfillResult r);
   std::string run_dir_;

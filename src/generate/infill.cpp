@@ -17,6 +17,7 @@
 #include "generate/generate.h"
 #include "generate/sampler.h"
 #include "music/infill.h"
+#include "music/key.h"
 #include "music/remi.h"
 
 namespace arioso::generate {
@@ -55,6 +56,42 @@ SeamReport check_seams(const std::vector<music::Note>& added, const std::vector<
     }
   }
   return r;
+}
+
+FillMeasures measure_fill(const music::Score& song, const InfillResult& r) {
+  FillMeasures m;
+  const auto bars = music::bar_starts(song);
+  auto bar_of = [&](std::uint64_t t) { return static_cast<int>(std::upper_bound(bars.begin(), bars.end(), t) - bars.begin()) - 1; };
+  const int a = bar_of(r.start_tick), b = bar_of(r.end_tick > 0 ? r.end_tick - 1 : 0) + 1;
+  const int before = std::max(0, a - 4), after = std::min(static_cast<int>(bars.size()), b + 4);
+  music::Score around, original, fresh;
+  around.ticks_per_quarter = original.ticks_per_quarter = fresh.ticks_per_quarter = song.ticks_per_quarter;
+  for (const auto& n : song.notes) {
+    const int bar = bar_of(n.start_tick);
+    if (n.start_tick >= r.start_tick && n.start_tick < r.end_tick) original.notes.push_back(n);
+    else if (bar >= before && bar < after) around.notes.push_back(n);
+  }
+  fresh.notes = r.added;
+  const music::Key key = music::estimate_key(around);
+  m.key_around = key.name();
+  static const bool kMajor[12] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1}, kMinor[12] = {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0};
+  auto in_key = [&](const music::Score& s) {
+    const auto w = music::pitch_class_weights(s);
+    double in = 0, all = 0;
+    for (int pc = 0; pc < 12; ++pc) {
+      all += w[static_cast<std::size_t>(pc)];
+      if ((key.minor ? kMinor : kMajor)[(pc - key.tonic + 12) % 12]) in += w[static_cast<std::size_t>(pc)];
+    }
+    return all > 0 ? in / all : 0.0;
+  };
+  const int span_bars = std::max(1, b - a), around_bars = std::max(1, (a - before) + (after - b));
+  m.notes_per_bar_new = static_cast<double>(fresh.notes.size()) / span_bars;
+  m.notes_per_bar_original = static_cast<double>(original.notes.size()) / span_bars;
+  m.notes_per_bar_around = static_cast<double>(around.notes.size()) / around_bars;
+  m.in_key_new = in_key(fresh);
+  m.in_key_original = in_key(original);
+  m.in_key_around = in_key(around);
+  return m;
 }
 
 namespace {
@@ -116,7 +153,8 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
     allowed.resize(static_cast<std::size_t>(V), false);
     const int bar = g.bars() - 1;  // this middle bar, -1 before the first
     const auto span_bar = static_cast<std::size_t>(span_first_rel + std::max(0, bar));
-    allowed[static_cast<std::size_t>(fill_end)] = allowed[static_cast<std::size_t>(bar_id)];
+    // The middle states every bar of the span, then ends (or is empty: FillEnd first).
+    allowed[static_cast<std::size_t>(fill_end)] = step == 0 || (g.bars() >= span_bars && allowed[static_cast<std::size_t>(bar_id)]);
     if (g.bars() >= span_bars) allowed[static_cast<std::size_t>(bar_id)] = false;
     for (int id = 0; id < V; ++id) {
       auto u = static_cast<std::size_t>(id);
@@ -147,6 +185,16 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
     logits = model_->forward(torch::from_blob(&next, {1, 1}, torch::kLong).clone().to(device_), &st).select(1, -1);
   }
   return out;
+}
+
+double Generator::middle_nll(const std::vector<int>& context, const std::vector<int>& middle) {
+  torch::NoGradGuard ng;
+  std::vector<std::int64_t> all(context.begin(), context.end());
+  all.insert(all.end(), middle.begin(), middle.end());
+  auto x = torch::from_blob(all.data(), {1, static_cast<long>(all.size())}, torch::kLong).clone().to(device_);
+  auto lp = torch::log_softmax(model_->forward(x.slice(1, 0, static_cast<long>(all.size()) - 1), nullptr)[0].to(torch::kDouble), -1);
+  auto target = x[0].slice(0, static_cast<long>(context.size()));
+  return -lp.slice(0, static_cast<long>(context.size()) - 1).gather(1, target.unsqueeze(1)).sum().item<double>();
 }
 
 namespace {
@@ -237,6 +285,18 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
     std::vector<int> context;
     for (const auto& t : fa.context) context.push_back(vocab_.id(t));
     const auto bars = music::remi_bar_ticks(current, to);
+    // Filling every part: each part that plays in these bars of the song plays in the new ones.
+    std::optional<music::InstrumentSet> band;
+    if (!o.instruments) {
+      std::vector<bool> here(129, false);
+      for (const auto& n : q.notes) {
+        if (n.start_tick >= bars[static_cast<std::size_t>(a)] && n.start_tick < bars[static_cast<std::size_t>(a + g)]) here[static_cast<std::size_t>(music::instrument_of(n))] = true;
+      }
+      band.emplace();
+      for (int i = 0; i <= 128; ++i) if (here[static_cast<std::size_t>(i)]) band->groups.push_back({i});
+      if (band->groups.empty()) band.reset();
+    }
+    const music::InstrumentSet* wanted = require ? &*require : band ? &*band : nullptr;
     std::vector<music::Note> best;
     std::vector<bool> declared(129, false);  // the best middle's header: the instruments it composes for
     std::size_t best_copy = SIZE_MAX;
@@ -245,7 +305,7 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
       std::vector<std::string> middle;
       std::vector<bool> header(129, false);
       bool in_header = true;
-      for (int id : sample_middle(context, a - from, g, may_play, require ? &*require : nullptr, o, rng)) {
+      for (int id : sample_middle(context, a - from, g, may_play, wanted, o, rng)) {
         middle.push_back(vocab_.token(id));
         if (music::remi_kind(id) == RemiKind::kPosition) in_header = false;
         if (in_header && music::remi_kind(id) == RemiKind::kProgram) header[static_cast<std::size_t>(music::remi_value(id))] = true;
@@ -256,6 +316,25 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
       probe.notes.insert(probe.notes.end(), notes.begin(), notes.end());
       std::size_t copy = K > 0 && index_.pieces() > 0 ? index_.longest_copy(eval::onsets(probe)).longest_onsets : 0;
       if (copy < best_copy) best_copy = copy, best = notes, declared = header;
+    }
+    if (o.score) {  // the new middle and the song's own bars there, given the same context
+      auto by_time = [](const music::Note& x, const music::Note& y) { return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch); };
+      auto middle_of = [&](const std::vector<music::Note>& notes) {
+        music::Score with = current;
+        with.notes.insert(with.notes.end(), notes.begin(), notes.end());
+        std::sort(with.notes.begin(), with.notes.end(), by_time);
+        std::vector<int> ids;
+        for (const auto& t : music::remi_fill_arrange(with, bar_keys, from, to, step, tokenizer_.remi).middle) ids.push_back(vocab_.id(t));
+        return ids;
+      };
+      std::vector<music::Note> own;
+      for (const auto& n : q.notes) {
+        if (replaced(n) && n.start_tick >= bars[static_cast<std::size_t>(a)] && n.start_tick < bars[static_cast<std::size_t>(a + g)]) own.push_back(n);
+      }
+      r.nll_original += middle_nll(context, middle_of(own));
+      r.nll_new += middle_nll(context, middle_of(best));
+      r.notes_original += own.size();
+      r.notes_new += best.size();
     }
     // The first step that named the new parts' instruments chose them: they stay.
     if (require && std::count(declared.begin(), declared.end(), true) > 0) {

@@ -26,6 +26,7 @@ struct InfillOptions {
   std::uint64_t seed = 1;
   int max_copy = 16;               ///< longest run of onsets of new material found in one training piece (0 = no gate)
   int chunk_bars = 0;              ///< bars filled per step (0: by the run's window, 1-4)
+  bool score = false;              ///< also score the new and the original middles (InfillResult::nll_*)
 };
 
 struct InfillResult {
@@ -40,6 +41,10 @@ struct InfillResult {
   std::size_t dropped_at_seams = 0;    ///< new notes left out because a kept note of their pitch sounded
   eval::CopyReport copy;               ///< longest copy of the new material's onsets
   std::string copy_source;
+  /// With `score`: NLL (nats) of each step's new middle and of the song's own bars there, given
+  /// the same context, and their notes: the bench's measure of how well new material fits.
+  double nll_new = 0, nll_original = 0;
+  std::size_t notes_new = 0, notes_original = 0;
 };
 
 /// New notes (`added`) that sound past `end_tick`, and pairs of notes of one channel and pitch
@@ -48,6 +53,16 @@ struct SeamReport {
   std::size_t hanging = 0, doubled = 0;
 };
 SeamReport check_seams(const std::vector<music::Note>& added, const std::vector<music::Note>& all, std::uint64_t end_tick);
+
+/// How new material sits among the bars around it (up to 4 before and 4 after the span, the
+/// song's notes there), beside the song's own bars it replaced: notes per bar, and the share of
+/// pitched note time in the scale of the key the bars around it have (music/key.h).
+struct FillMeasures {
+  double notes_per_bar_new = 0, notes_per_bar_original = 0, notes_per_bar_around = 0;
+  double in_key_new = 0, in_key_original = 0, in_key_around = 0;
+  std::string key_around;
+};
+FillMeasures measure_fill(const music::Score& song, const InfillResult& result);
 
 /// Parses "9-16" or "9" (1-based, inclusive) into [first, end) 0-based; throws ConfigError.
 std::pair<int, int> parse_bars(const std::string& text);

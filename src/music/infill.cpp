@@ -92,6 +92,9 @@ FillArrangement remi_fill_arrange(const Score& q, const std::vector<int>& bar_ke
   Score middle = remi_bars(q, bars, span.first_bar, span.end_bar, [&](const Note& n) { return span.fills_instrument(n); });
   RemiBars middle_layout;
   middle_layout.keys = keys_of(bar_keys, span.first_bar, span.end_bar);
+  // Every bar of the span is stated, empty ones after the last note too, so that the middle
+  // ends (FillEnd) only where the span does; a middle without notes is FillEnd alone.
+  if (!middle.notes.empty()) middle_layout.min_bars = span.end_bar - span.first_bar;
   out.middle = remi_encode(middle, opt, middle_layout);
   out.middle.push_back("FillEnd");
   return out;

@@ -2,8 +2,9 @@
 // composed with the music before and after them as context. A model reads the arrangement
 //   context:  the bars around the span in REMI, the span's notes left out, a Hole token after
 //             the opening of each bar of the span; then Fill
-//   middle:   the span's notes as a REMI piece of their own (its bars, with the piece's meters
-//             and keys, its own header naming the instruments it fills), then FillEnd
+//   middle:   the span's notes as a REMI piece of their own (every bar of the span, with the
+//             piece's meters and keys, its own header naming the instruments it fills), then
+//             FillEnd; a span without notes is FillEnd alone
 // left to right, so one model both continues and fills (as code models do, Bavarian et al.
 // 2022). Training arranges a share of its windows so (remi_fill_example); `arioso infill` and
 // `arioso accompany` arrange the user's song and sample the middle.
