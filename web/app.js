@@ -21,7 +21,8 @@ const METRICS = [
   ["polyphony", "polyphony"], ["notes_per_beat", "notes per beat"], ["empty_beat_rate", "empty beats"], ["groove_consistency", "groove consistency"]];
 
 const $ = (id) => document.getElementById(id);
-const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null, urls: null, muted: new Set() };
+const state = { runs: [], history: [], current: null, notes: null, rollImage: null, primer: null, urls: null, muted: new Set(),
+  sel: { first: 1, last: 1 }, versions: [], piece: null };
 window.studioState = state;  // for the browser test
 // Colours of the parts in order (as the PNG piano roll draws them); drums are instrument 128.
 const PART_COLOURS = ["31,120,181", "255,127,14", "44,160,44", "214,39,40", "148,103,189", "140,86,75", "227,119,194", "127,127,127", "188,189,34", "23,190,207"];
@@ -69,6 +70,73 @@ function setupControls() {
   $("clear-primer").addEventListener("click", () => setPrimer(null));
   $("run").addEventListener("change", showRunInfo);
   $("compose").addEventListener("submit", (e) => { e.preventDefault(); compose(); });
+  $("open-song").addEventListener("click", () => {
+    const form = new FormData();
+    form.append("params", JSON.stringify({ run: $("run").value, mode: "open" }));
+    form.append("primer", state.primer, state.primer.name);
+    submit({ method: "POST", body: form }, { run: $("run").value, mode: "open", song: state.primer.name }, true);
+  });
+  setupEditing();
+}
+
+// --- working on a piece: select bars, compose them anew, add parts, undo ------------------------------
+function barCount() { return state.notes ? Math.max(1, state.notes.bars.length - 1) : 1; }
+
+function select(first, last) {
+  const n = barCount();
+  first = Math.min(Math.max(1, Math.round(first) || 1), n);
+  last = Math.min(Math.max(first, Math.round(last) || first), n);
+  state.sel = { first, last };
+  $("sel-first").value = first;
+  $("sel-last").value = last;
+  if (state.notes) drawRoll();
+}
+
+function barAt(px) {
+  const b = state.notes.bars;
+  for (let i = b.length - 1; i >= 0; i--) if (state.rollX(b[i]) <= px) return i + 1;
+  return 1;
+}
+
+function setupEditing() {
+  const roll = $("roll");
+  let anchor = null;
+  const px = (e) => (e.offsetX * roll.width) / roll.clientWidth;
+  roll.addEventListener("mousedown", (e) => { if (!state.notes) return; anchor = barAt(px(e)); select(anchor, anchor); });
+  roll.addEventListener("mousemove", (e) => { if (anchor === null) return; const b = barAt(px(e)); select(Math.min(anchor, b), Math.max(anchor, b)); });
+  window.addEventListener("mouseup", () => { anchor = null; });
+  roll.addEventListener("keydown", (e) => {
+    if (!state.notes || (e.key !== "ArrowLeft" && e.key !== "ArrowRight")) return;
+    e.preventDefault();
+    const d = e.key === "ArrowRight" ? 1 : -1, { first, last } = state.sel;
+    if (e.shiftKey) select(first, last + d);
+    else select(first + d, last + d);
+  });
+  $("sel-first").addEventListener("change", () => select(Number($("sel-first").value), Math.max(Number($("sel-first").value), state.sel.last)));
+  $("sel-last").addEventListener("change", () => select(state.sel.first, Number($("sel-last").value)));
+  $("regen").addEventListener("click", () => edit("infill"));
+  $("add-go").addEventListener("click", () => edit("accompany"));
+  $("undo").addEventListener("click", undo);
+}
+
+function edit(mode) {
+  if (!state.piece) return;
+  const base = settings(), s = { run: state.piece.run, mode, from: state.piece.id, temperature: base.temperature, seed: base.seed, max_copy: base.max_copy };
+  if (mode === "infill") {
+    s.fill_bars = `${state.sel.first}-${state.sel.last}`;
+    if ($("fill-parts").value.trim()) s.instruments = $("fill-parts").value.trim();
+  } else {
+    s.add = $("add-parts").value.trim();
+    if (!s.add) return setStatus("Name the parts to add, for example bass, drums.", true);
+  }
+  submit({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(s) }, s, false);
+}
+
+async function undo() {
+  const prev = state.versions.pop();
+  $("undo").disabled = state.versions.length === 0;
+  if (prev) await show(prev.piece, prev.settings);
+  setStatus(prev ? "Back to the version before." : "");
 }
 
 function setPrimer(file) {
@@ -78,6 +146,7 @@ function setPrimer(file) {
     "Drop a MIDI file here to start from it (optional), or press Enter to choose one";
   $("clear-primer").hidden = !file;
   $("keep-primer-label").hidden = !file;
+  $("open-song").hidden = !file;
   if (!file) $("primer").value = "";
 }
 
@@ -119,7 +188,13 @@ async function compose() {
   } else {
     options = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(s) };
   }
-  $("go").disabled = true;
+  await submit(options, s, true);
+}
+
+// Sends a job and shows its piece; an edit (not `fresh`) keeps the piece before it for Undo.
+async function submit(options, s, fresh) {
+  const before = state.piece ? { piece: state.piece, settings: state.pieceSettings } : null;
+  for (const id of ["go", "regen", "add-go", "undo"]) $(id).disabled = true;
   $("progress").hidden = false;
   $("progress").value = 0;
   setStatus("Sending…");
@@ -133,6 +208,8 @@ async function compose() {
     }
     if (res.status !== 202) throw new Error(body.error || `HTTP ${res.status}`);
     const done = await follow(body.id);
+    if (fresh) state.versions = [];
+    else if (before) state.versions.push(before);
     await show(done, s);
     state.history.unshift({ piece: done, settings: s, at: new Date() });
     drawHistory();
@@ -140,7 +217,8 @@ async function compose() {
   } catch (e) {
     setStatus(String(e.message || e), true);
   } finally {
-    $("go").disabled = false;
+    for (const id of ["go", "regen", "add-go"]) $(id).disabled = false;
+    $("undo").disabled = state.versions.length === 0;
     $("progress").hidden = true;
   }
 }
@@ -160,6 +238,8 @@ async function follow(id) {
 // --- showing a piece --------------------------------------------------------------------------
 async function show(piece, s) {
   state.current = piece.id;
+  state.piece = piece;
+  state.pieceSettings = s;
   $("result").hidden = false;
   const u = piece.urls, sum = piece.summary;
   $("audio").src = sum.wav ? u.wav : "";
@@ -170,14 +250,18 @@ async function show(piece, s) {
   const copy = sum.longest_copy_onsets > 0
     ? `longest copy from the training pieces: ${sum.longest_copy_onsets} onset${sum.longest_copy_onsets === 1 ? "" : "s"} (${fmt(sum.longest_copy_seconds, 1)} s) from ${sum.longest_copy_from}`
     : "no onset copied from the training pieces";
-  $("summary").textContent = `${sum.notes} notes, ${sum.bars} bars, ${fmt(sum.seconds, 1)} s; ${copy}` +
-    (sum.max_copy > 0 ? ` (limit ${sum.max_copy}).` : " (gate off).") + ` Seed ${piece.params.seed}.`;
+  const edited = sum.mode === "infill" || sum.mode === "accompany";
+  $("summary").textContent = sum.mode === "open" ? `Your file: ${sum.notes_kept} notes, ${sum.bars} bars, ${fmt(sum.seconds, 1)} s.` :
+    (edited ? `${sum.notes_added} new notes (${(sum.instruments || []).join(", ") || "no part"}) in bars ${sum.fill_bars[0]}-${sum.fill_bars[1]}; ` +
+      `${sum.notes_kept} of yours kept as they were; ` : `${sum.notes} notes, ${sum.bars} bars, ${fmt(sum.seconds, 1)} s; `) +
+    (sum.mode === "open" ? "" : `${copy}` + (sum.max_copy > 0 ? ` (limit ${sum.max_copy}).` : " (gate off).") + ` Seed ${piece.params.seed}.`);
   const [notes, analysis] = await Promise.all([fetch(u.notes).then((r) => r.json()), fetch(u.analysis).then((r) => r.json())]);
   state.notes = notes;
   state.urls = u;
   state.muted = new Set();
   drawParts();
-  drawRoll();
+  if (sum.fill_bars) select(sum.fill_bars[0], sum.fill_bars[1]);
+  else select(state.sel.first, state.sel.last);
   drawAnalysis(analysis);
   drawHistory();
 }
@@ -240,14 +324,18 @@ function drawRoll() {
     g.fillText(`C${p / 12 - 1}`, 2, y(p) + rowH - 1);
     g.strokeStyle = "#eee"; g.beginPath(); g.moveTo(left, y(p) + rowH); g.lineTo(W, y(p) + rowH); g.stroke();
   }
+  const { first, last } = state.sel;  // the selected bars, shaded
+  if (n.bars.length > last) { g.fillStyle = "rgba(47,95,179,0.08)"; g.fillRect(x(n.bars[first - 1]), 0, x(n.bars[last]) - x(n.bars[first - 1]), H); }
   g.strokeStyle = "#d9d6cf";
   for (const b of n.bars) { g.beginPath(); g.moveTo(x(b), 0); g.lineTo(x(b), H); g.stroke(); }
   const drumRow = drumKeys.length ? (lane - 4) / drumKeys.length : 0;
-  for (const [s, e, p, v, primer, instrument = 0] of n.notes) {
+  for (const [s, e, p, v, primer, instrument = 0, fresh = 0] of n.notes) {
     const a = (0.35 + 0.65 * v / 127) * (state.muted.has(instrument) ? 0.15 : 1);
     g.fillStyle = primer ? `rgba(192,86,59,${a})` : `rgba(${partColour(instrument)},${a})`;
-    if (instrument === DRUMS) g.fillRect(x(s), H + 4 + drumKeys.indexOf(p) * drumRow, 2, Math.max(1, drumRow - 1));
-    else g.fillRect(x(s), y(p), Math.max(2, x(e) - x(s) - 1), Math.max(2, rowH - 1));
+    const box = instrument === DRUMS ? [x(s), H + 4 + drumKeys.indexOf(p) * drumRow, 2, Math.max(1, drumRow - 1)]
+      : [x(s), y(p), Math.max(2, x(e) - x(s) - 1), Math.max(2, rowH - 1)];
+    g.fillRect(...box);
+    if (fresh) { g.strokeStyle = "#1d1d1f"; g.strokeRect(...box); }  // new material, outlined
   }
   state.rollImage = g.getImageData(0, 0, W, H);
   state.rollX = x;

@@ -63,7 +63,9 @@ struct Run {
 
 struct Job {
   std::string id, run;
+  std::string mode = "compose";  // compose | open (a song as it is) | infill | accompany (of the song)
   generate::GenerateOptions g;
+  generate::InfillOptions fill;
   json params;
   std::string dir;
   std::string status = "queued";  // queued | running | done | failed
@@ -361,9 +363,10 @@ struct Server::Impl {
       if (!p.is_object()) throw BadRequest(400, "the body must be a JSON object");
     }
     static const std::set<std::string> known = {"run", "bars", "seconds", "temperature", "top_p", "key", "key_strength", "tempo",
-                                                "program", "instruments", "no_drums", "seed", "max_copy", "keep_primer"};
+                                                "program", "instruments", "no_drums", "seed", "max_copy", "keep_primer",
+                                                "mode", "from", "fill_bars", "add"};
     for (auto& [k, v] : p.items()) {
-      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, instruments, no_drums, seed, max_copy, keep_primer", k));
+      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, instruments, no_drums, seed, max_copy, keep_primer, mode, from, fill_bars, add", k));
     }
     auto job = std::make_shared<Job>();
     job->run = p.contains("run") && p["run"].is_string() ? p["run"].get<std::string>() : run_order.front();
@@ -409,7 +412,9 @@ struct Server::Impl {
     }
     job->id = new_id();
     job->dir = data_dir + "/pieces/" + job->id;
-    if (primer) {
+    job->mode = p.contains("mode") && p["mode"].is_string() ? p["mode"].get<std::string>() : "compose";
+    if (job->mode != "compose") parse_song_job(*job, p, primer);
+    else if (primer) {
       if (primer->content.size() > o.max_upload_bytes) {
         throw BadRequest(413, fmt::format("primer '{}': {} bytes, more than the limit of {}", primer->filename, primer->content.size(), o.max_upload_bytes));
       }
@@ -430,6 +435,58 @@ struct Server::Impl {
     job->params["run"] = job->run;
     job->params["seed"] = g.seed;
     return job;
+  }
+
+  // A job on the user's song (mode open, infill or accompany): the song is the uploaded file
+  // (field "primer") or a piece made before ("from": its id); infill takes "fill_bars" ("9-16")
+  // and "instruments", accompany "add". The song is copied into the job's folder as song.mid.
+  void parse_song_job(Job& job, json& p, const httplib::MultipartFormData* upload) {
+    if (job.mode != "open" && job.mode != "infill" && job.mode != "accompany") {
+      throw BadRequest(400, fmt::format("mode '{}': use compose, open, infill or accompany", job.mode));
+    }
+    std::string song;
+    if (upload) {
+      if (upload->content.size() > o.max_upload_bytes) throw BadRequest(413, fmt::format("song '{}': {} bytes, more than the limit of {}", upload->filename, upload->content.size(), o.max_upload_bytes));
+      song = upload->content;
+      p["song"] = upload->filename;
+    } else if (p.contains("from") && p["from"].is_string()) {
+      std::lock_guard<std::mutex> lock(mu);
+      static const std::regex kId("[0-9a-f]{16}");
+      const std::string from = p["from"].get<std::string>();
+      auto it = std::regex_match(from, kId) ? jobs.find(from) : jobs.end();
+      if (it == jobs.end() || it->second->status != "done") throw BadRequest(404, fmt::format("from: no finished piece {}", from));
+      song = read_text(it->second->dir + "/piece.mid");
+    } else {
+      throw BadRequest(400, fmt::format("mode {}: send the song (a MIDI file in the field 'primer') or 'from' (a piece id)", job.mode));
+    }
+    try {
+      std::vector<std::uint8_t> bytes(song.begin(), song.end());
+      midi::ReadOptions ro;
+      ro.path = p.value("song", "song");
+      if (midi::extract_notes(midi::read_midi(bytes, ro)).empty()) throw BadRequest(400, "song: a MIDI file without notes");
+    } catch (const Error& e) {
+      throw BadRequest(400, fmt::format("song is not a MIDI file: {}", e.what()));
+    }
+    auto& f = job.fill;
+    f.temperature = job.g.temperature;
+    f.top_p = job.g.top_p;
+    f.seed = job.g.seed;
+    f.max_copy = job.g.max_copy;
+    f.instruments = job.g.instruments;
+    try {
+      if (job.mode == "infill") {
+        if (!p.contains("fill_bars") || !p["fill_bars"].is_string()) throw BadRequest(400, "infill: give fill_bars, e.g. \"9-16\"");
+        std::tie(f.first_bar, f.end_bar) = generate::parse_bars(p["fill_bars"].get<std::string>());
+      } else if (job.mode == "accompany") {
+        if (!p.contains("add") || !p["add"].is_string()) throw BadRequest(400, "accompany: give add, e.g. \"bass,drums\"");
+        f.add = true;
+        f.instruments = music::parse_instruments(p["add"].get<std::string>());
+      }
+    } catch (const Error& e) {
+      throw BadRequest(400, e.what());
+    }
+    fs::create_directories(job.dir);
+    write_file_atomic(job.dir + "/song.mid", song);
   }
 
   void compose(const httplib::Request& req, httplib::Response& res) {
@@ -521,17 +578,23 @@ struct Server::Impl {
     model::use_threads(o.threads);
     generate::GenerateOptions g = job.g;
     fs::create_directories(job.dir);
-    if (fs::exists(job.dir + "/primer.mid")) g.primer = gen.primer_from_midi(job.dir + "/primer.mid");
-    else if (gen.tokenizer().name == "classic") g.primer = gen.primer_from_corpus(g.seed, 100);
-    set(job, "composing", 0);
-    g.on_progress = [&](double f) { set(job, "composing", 0.8 * f); };
-    auto pieces = gen.generate(g);
-    auto& p = pieces.at(0);
+    generate::Piece p;
+    json song_summary;
+    std::set<std::tuple<std::uint64_t, int, int>> fresh;  // (start, channel, pitch) of new notes
+    if (job.mode == "compose") {
+      if (fs::exists(job.dir + "/primer.mid")) g.primer = gen.primer_from_midi(job.dir + "/primer.mid");
+      else if (gen.tokenizer().name == "classic") g.primer = gen.primer_from_corpus(g.seed, 100);
+      set(job, "composing", 0);
+      g.on_progress = [&](double f) { set(job, "composing", 0.8 * f); };
+      p = gen.generate(g).at(0);
+    } else {
+      p = song_piece(job, gen, song_summary, fresh);
+    }
     set(job, "writing MIDI and the piano roll", 0.8);
     const std::string mid = job.dir + "/piece.mid";
     write_file_atomic(mid, midi::write_midi(music::score_to_midi(p.score)));
     render::write_piano_roll_png(job.dir + "/piece.png", p.score, p.primer_end_tick);
-    write_file_atomic(job.dir + "/notes.json", notes_json(p).dump() + "\n");
+    write_file_atomic(job.dir + "/notes.json", notes_json(p, fresh).dump() + "\n");
     set(job, "rendering audio", 0.85);
     std::string sf = o.soundfont.empty() ? render::find_soundfont() : o.soundfont;
     if (!sf.empty()) render::write_wav(job.dir + "/piece.wav", p.score, sf);
@@ -557,7 +620,37 @@ struct Server::Impl {
                    {"longest_copy_seconds", p.copy.longest_seconds},
                    {"longest_copy_from", p.copy_source.empty() ? "" : fs::path(p.copy_source).filename().string()},
                    {"max_copy", g.max_copy}, {"stopped_by_gate", p.stopped_by_gate}, {"wav", !sf.empty()},
-                   {"reference", run.reference != nullptr}};
+                   {"reference", run.reference != nullptr}, {"mode", job.mode}};
+    if (!song_summary.is_null()) job.summary.update(song_summary);
+  }
+
+  // The song of an open, infill or accompany job as a piece: as it is, or with its new material
+  // (whose notes go into `fresh`, to be marked in the page).
+  generate::Piece song_piece(Job& job, generate::Generator& gen, json& summary, std::set<std::tuple<std::uint64_t, int, int>>& fresh) {
+    generate::Piece p;
+    const music::Score song = music::score_from_midi(midi::read_midi_file(job.dir + "/song.mid"));
+    if (job.mode == "open") {
+      p.score = song;
+      p.notes = song.notes.size();
+      summary = {{"notes_added", 0}, {"notes_kept", song.notes.size()}};
+    } else {
+      set(job, job.mode == "infill" ? "filling the bars" : "writing the new parts", 0.1);
+      const auto r = gen.infill(song, job.fill);
+      p.score = r.score;
+      p.notes = r.added.size();
+      p.copy = r.copy;
+      p.copy_source = r.copy_source;
+      for (const auto& n : r.added) fresh.insert({n.start_tick, n.channel, n.pitch});
+      std::vector<std::string> names;
+      for (int i : r.instruments) names.push_back(music::instrument_name(i));
+      summary = {{"notes_added", r.added.size()}, {"notes_kept", r.kept}, {"notes_replaced", r.replaced},
+                 {"fill_bars", {r.first_bar + 1, r.end_bar}}, {"fill_start_s", p.score.seconds(r.start_tick)},
+                 {"fill_end_s", p.score.seconds(r.end_tick)}, {"instruments", names}};
+    }
+    p.seconds = p.score.seconds(p.score.end_tick());
+    const std::uint64_t bar = std::max<std::uint64_t>(1, p.score.bar_ticks_at(0));
+    p.bars = static_cast<int>((p.score.end_tick() + bar - 1) / bar);
+    return p;
   }
 
   // GET /api/pieces/ID/mix.wav?parts=0,33,128: the piece's audio with only those parts
@@ -591,7 +684,7 @@ struct Server::Impl {
 
   // The notes in seconds, for drawing the piano roll in the page; each note's instrument
   // (program, 128 = drums) and the piece's parts.
-  static json notes_json(const generate::Piece& p) {
+  static json notes_json(const generate::Piece& p, const std::set<std::tuple<std::uint64_t, int, int>>& fresh) {
     const auto& s = p.score;
     json notes = json::array();
     std::vector<std::pair<int, std::size_t>> parts;  // (instrument, notes) in order of first note, drums last (as the PNG)
@@ -599,7 +692,7 @@ struct Server::Impl {
     for (const auto& n : s.notes) {
       const int instrument = music::instrument_of(n);
       notes.push_back({std::round(s.seconds(n.start_tick) * 1000) / 1000, std::round(s.seconds(n.end_tick) * 1000) / 1000, n.pitch, n.velocity,
-                       n.start_tick < p.primer_end_tick ? 1 : 0, instrument});
+                       n.start_tick < p.primer_end_tick ? 1 : 0, instrument, fresh.count({n.start_tick, n.channel, n.pitch}) ? 1 : 0});
       auto it = std::find_if(parts.begin(), parts.end(), [&](const auto& x) { return x.first == instrument; });
       if (it == parts.end()) parts.emplace_back(instrument, 1);
       else ++it->second;
@@ -620,7 +713,7 @@ struct Server::Impl {
     }
     return {{"seconds", s.seconds(end)}, {"notes", notes}, {"bars", bars}, {"pitch_min", notes.empty() ? 60 : lo},
             {"pitch_max", notes.empty() ? 72 : hi}, {"parts", part_list},
-            {"fields", {"start_s", "end_s", "pitch", "velocity", "primer", "instrument"}}};
+            {"fields", {"start_s", "end_s", "pitch", "velocity", "primer", "instrument", "new"}}};
   }
 };
 

@@ -1,8 +1,9 @@
 // End to end in a real browser: Debian's Chromium, headless, driven by playwright-core. Starts
 // `arioso serve` on a tiny run, opens the studio, composes a short piece with the keyboard,
 // and checks what a person would: the audio has a source with a duration, the piano roll shows
-// notes, the download links serve valid files, the history lists the piece; at phone width the
-// page still fits. Screenshots are kept as test artifacts.
+// notes, the download links serve valid files, the history lists the piece; a MIDI file of the
+// user's opens, bars selected on its piano roll are composed anew (and undone); at phone width
+// the page still fits. Screenshots are kept as test artifacts.
 //   node e2e.mjs ARIOSO RUN_DIR ARTIFACT_DIR
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -157,6 +158,41 @@ try {
     await page.click("#parts button >> nth=-1");
     const solo = await audioOf();
     check(solo.src.split("parts=")[1].split(",").length === 1 && solo.duration > 0, `solo plays one part (${solo.src.split("/").pop()})`);
+    // The user's own music: open the file, select bars 1-2 with the keyboard on the piano roll,
+    // compose them anew: every note outside them stays, the new ones lie inside and are marked;
+    // Undo brings the file back.
+    const waitForHistory = async (n) => page.waitForFunction((k) => document.querySelectorAll("#history li").length === k ||
+      document.getElementById("status").className === "error", n, { timeout: 120000 });
+    let count = (await page.$$("#history li")).length;
+    await page.click("#open-song");
+    await waitForHistory(count + 1);
+    check((await page.textContent("#summary")).startsWith("Your file:"), `the file opens in the studio (${await page.textContent("#summary")})`);
+    const opened = await page.evaluate(() => window.studioState.current);
+    await page.focus("#roll");
+    await page.keyboard.press("ArrowLeft");  // to bar 1 whatever was selected
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Shift+ArrowRight");
+    check((await page.inputValue("#sel-first")) === "1" && (await page.inputValue("#sel-last")) === "2", "bars 1-2 are selected with the keyboard");
+    const outside = () => page.evaluate(() => {
+      const n = window.studioState.notes, a = n.bars[0], b = n.bars[2];
+      return JSON.stringify(n.notes.filter((x) => x[0] < a || x[0] >= b).map((x) => [x[0], x[2], x[5]]));
+    });
+    const kept = await outside();
+    count = (await page.$$("#history li")).length;
+    await page.click("#regen");
+    await waitForHistory(count + 1);
+    const filled = await page.evaluate(() => {
+      const n = window.studioState.notes, a = n.bars[0], b = n.bars[2];
+      const fresh = n.notes.filter((x) => x[6] === 1);
+      return { fresh: fresh.length, inside: fresh.every((x) => x[0] >= a - 1e-3 && x[0] < b + 1e-3), summary: document.getElementById("summary").textContent };
+    });
+    check((await outside()) === kept, "every note outside the selected bars stays as it was");
+    check(filled.fresh > 0 && filled.inside, `the new notes lie in bars 1-2 and are marked (${filled.fresh}: ${filled.summary})`);
+    check(!(await page.isDisabled("#undo")), "Undo is offered");
+    await page.screenshot({ path: `${artifacts}/studio-infill.png`, fullPage: true });
+    await page.click("#undo");
+    await page.waitForFunction((id) => window.studioState.current === id, opened, { timeout: 10000 });
+    check(true, "Undo brings the file back");
     await page.click("#clear-primer");
     check(!(await page.textContent("#drop-text")).startsWith("Primer: ") && (await page.isHidden("#keep-primer-label")), "the primer can be removed");
   }
