@@ -443,3 +443,47 @@ TEST(ServeConfig, AFolderThatIsNotARunIsRefused) {
   o.runs = {temp_dir("not-a-run")};
   EXPECT_THROW_MSG(serve::Server s(o), arioso::ConfigError, o.runs[0] + ": not a run folder (config.json and best.pt or last.pt expected)");
 }
+
+TEST_F(ServeTest, TheUsersOwnSongOpensAndItsEditsSayWhatIsWrong) {
+  start();
+  // A song opens as it is: every note kept, none new.
+  httplib::MultipartFormDataItems form = {{"params", json{{"mode", "open"}}.dump(), "", "application/json"},
+                                          {"primer", tune_bytes(2), "mine.mid", "audio/midi"}};
+  auto r = client_->Post("/api/compose", form);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string opened = json::parse(r->body)["id"];
+  auto done = wait_done(opened);
+  ASSERT_EQ(done["status"], "done") << done.dump();
+  EXPECT_EQ(done["summary"]["mode"], "open");
+  EXPECT_EQ(done["summary"]["notes_kept"], 48);
+  auto nj = json::parse(client_->Get(done["urls"]["notes"].get<std::string>())->body);
+  ASSERT_EQ(nj["notes"].size(), 48u);
+  for (const auto& n : nj["notes"]) EXPECT_EQ(n[6], 0);  // nothing is new
+  EXPECT_EQ(nj["fields"].back(), "new");
+  struct Case {
+    json body;
+    int status;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"mode", "remix"}, {"from", opened}}, 400, "mode 'remix': use compose, open, infill or accompany"},
+      {{{"mode", "infill"}, {"fill_bars", "1-2"}}, 400, "mode infill: send the song (a MIDI file in the field 'primer') or 'from' (a piece id)"},
+      {{{"mode", "infill"}, {"from", "0123456789abcdef"}, {"fill_bars", "1-2"}}, 404, "from: no finished piece 0123456789abcdef"},
+      {{{"mode", "infill"}, {"from", opened}}, 400, "infill: give fill_bars"},
+      {{{"mode", "infill"}, {"from", opened}, {"fill_bars", "2-1"}}, 400, "--bars 2-1: give FIRST-LAST"},
+      {{{"mode", "accompany"}, {"from", opened}}, 400, "accompany: give add"},
+      {{{"mode", "accompany"}, {"from", opened}, {"add", "kazoo"}}, 400, "kazoo"},
+  };
+  for (const auto& c : cases) {
+    auto res = post(c.body);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, c.status) << c.body.dump() << " " << res->body;
+    EXPECT_NE(error_of(res).find(c.message), std::string::npos) << c.body.dump() << " -> " << error_of(res);
+  }
+  // This suite's run was prepared without the infilling markers: the job fails and says why.
+  r = post({{"mode", "infill"}, {"from", opened}, {"fill_bars", "1-2"}});
+  ASSERT_EQ(r->status, 202) << r->body;
+  done = wait_done(json::parse(r->body)["id"]);
+  EXPECT_EQ(done["status"], "failed");
+  EXPECT_NE(done.value("error", "").find("this run cannot fill in"), std::string::npos) << done.dump();
+}
