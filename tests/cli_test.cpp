@@ -5,6 +5,7 @@
 #include <cairo.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -173,6 +174,24 @@ TEST(Cli, ArrangementsWithInstrumentControl) {
   const std::string gen = kArioso + " generate " + dir + "/run --num 3 --bars 4 --max-copy 0 --temperature 1.3 --png -o " + dir + "/out";
   ASSERT_EQ(run(gen + " --instruments 'bass, drums' --name asked", &log), 0) << log;
   ASSERT_EQ(run(gen + " --no-drums --name nodrums", &log), 0) << log;
+  // The user's own music, as the README shows it: bars composed anew, parts added.
+  const std::string song = dir + "/midi/band1.mid";
+  ASSERT_EQ(run(kArioso + " infill " + song + " --run " + dir + "/run --bars 3-4 --json --png -o " + dir + "/out/filled.mid", &log), 0) << log;
+  auto filled = nlohmann::json::parse(log);
+  EXPECT_EQ(filled["bars"], nlohmann::json::array({3, 4}));
+  EXPECT_EQ(filled["hanging_notes"], 0);
+  EXPECT_EQ(filled["doubled_notes"], 0);
+  EXPECT_GT(filled["notes_kept"].get<int>(), 0);
+  EXPECT_TRUE(fs::exists(dir + "/out/filled.mid") && fs::exists(dir + "/out/filled.png"));
+  ASSERT_EQ(run(kArioso + " accompany " + dir + "/midi/band2.mid --run " + dir + "/run --add strings --json -o " + dir + "/out/acc.mid", &log), 0) << log;
+  auto added = nlohmann::json::parse(log);
+  EXPECT_EQ(added["notes_replaced"], 0);
+  std::set<std::string> strings;  // "strings": the Strings family and the string ensembles, 40-51
+  for (int p = 40; p <= 51; ++p) strings.insert(music::program_name(p));
+  ASSERT_EQ(added["instruments"].size(), 1u) << added.dump();
+  EXPECT_TRUE(strings.count(added["instruments"][0].get<std::string>())) << added.dump();
+  EXPECT_EQ(run(kArioso + " infill " + song + " --run " + dir + "/run --bars 90-99 -o " + dir + "/out/x.mid", &log), 2);
+  EXPECT_NE(log.find("--bars 90-99: the song has 12 bars"), std::string::npos) << log;
   if (!have_mido()) GTEST_SKIP() << "python3-mido not installed";
   std::vector<std::string> files;
   for (int i = 1; i <= 3; ++i) {
