@@ -405,12 +405,17 @@ StepSignals forward_backward(model::SequenceModel& m, const torch::Tensor& x, co
     loss.backward();
     return {loss.item<double>(), stop_requested, elapsed()};
   }
+  // The mean is over the targets of the whole global batch (fill-in-the-middle rows leave some
+  // out), as one process's cross_entropy takes it: every rank needs their number first.
+  const double targets = x.size(0) > 0 ? (y != kIgnore).sum().item<double>() : 0.0;
+  const double all_targets = std::max(1.0, group.all_reduce_sum({targets})[0]);
+  (void)global_rows;
   reducer.begin_step();
   double local = 0;
   if (x.size(0) > 0) {
     auto loss = torch::nn::functional::cross_entropy(m.forward(x, nullptr).reshape({-1, V}), y.reshape({-1}),
                                                      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                static_cast<double>(global_rows * x.size(1));
+                all_targets;
     loss.backward();
     local = loss.item<double>();
   }
