@@ -111,7 +111,7 @@ TEST(Infill, MarkersEndTheVocabulary) {
   // A piece's grammar never allows them: they frame pieces, they are not in one.
   music::RemiGrammar g(kOpt);
   std::vector<bool> a;
-  for (const std::string& t : {"Bar", "TimeSig_4/4", "Key_C:major", "Program_0", "Position_0", "Tempo_120", "Program_0", "Pitch_60", "Velocity_71", "Duration_12"}) {
+  for (const char* t : {"Bar", "TimeSig_4/4", "Key_C:major", "Program_0", "Position_0", "Tempo_120", "Program_0", "Pitch_60", "Velocity_71", "Duration_12"}) {
     g.allowed(a);
     for (int id = 515; id < 518; ++id) EXPECT_FALSE(a[static_cast<std::size_t>(id)]) << "after " << t;
     ASSERT_TRUE(g.feed(music::Vocab::for_remi(kOpt).id(t))) << t;

@@ -609,7 +609,9 @@ TEST(Infill, GivenNotesStayAndTheSeamsHold) {
       for (const auto& n : r.added) {
         ASSERT_GE(n.start_tick, r.start_tick) << c.what;
         ASSERT_LE(n.end_tick, r.end_tick) << c.what;
-        if (*c.instruments) EXPECT_TRUE(o.instruments->drums ? n.drum() : n.program >= 32 && n.program <= 39) << c.what;
+        if (*c.instruments) {
+          EXPECT_TRUE(o.instruments->drums ? n.drum() : n.program >= 32 && n.program <= 39) << c.what;
+        }
       }
       // Read back with mido: every note outside the span, and inside it every note of a part
       // not filled, is there exactly as it was; the song's meter and tempo are kept.
@@ -726,5 +728,36 @@ TEST(Generate, AContinuationCarriesItsPrimersKeyAndMeter) {
     for (const auto& ts : p.score.time_signatures) EXPECT_EQ(std::make_pair(ts.numerator, ts.denominator), std::make_pair(3, 4));
   }
   EXPECT_GT(keys, 8u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Infill, ATransformerFillsInToo) {
+  // The same arrangement through the Transformer's cached steps.
+  std::string dir = temp_dir("infill-transformer");
+  std::filesystem::create_directories(dir + "/midi");
+  for (int p = 0; p < 3; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 64));
+  data::PrepareOptions po;
+  po.tokenizer = music::tokenizer_named("remi");
+  po.valid_fraction = 0;
+  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
+  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 2, 0, 1e-2);
+  o.arch = "transformer";
+  o.infill_share = 0.5;
+  o.patience = 0;
+  std::atomic<bool> stop{false};
+  train::train(o, stop, {});
+  generate::Generator g(o.run_dir);
+  ASSERT_GT(g.meta().model.context, 0);
+  const music::Score song = band_tune(5, 64);
+  generate::InfillOptions io;
+  std::tie(io.first_bar, io.end_bar) = generate::parse_bars("3-6");
+  io.max_copy = 0;
+  const auto r = g.infill(song, io);
+  const auto seams = generate::check_seams(r.added, r.score.notes, r.end_tick);
+  EXPECT_EQ(seams.hanging + seams.doubled, 0u);
+  std::size_t outside = 0;
+  for (const auto& n : song.notes) outside += n.start_tick < r.start_tick || n.start_tick >= r.end_tick;
+  EXPECT_EQ(r.kept, outside);
+  for (const auto& n : r.added) EXPECT_TRUE(n.start_tick >= r.start_tick && n.end_tick <= r.end_tick);
   std::filesystem::remove_all(dir);
 }

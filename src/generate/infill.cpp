@@ -148,7 +148,11 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
   std::vector<double> lg(static_cast<std::size_t>(V));
   const SamplerSettings sampler{o.temperature, o.top_k, o.top_p, 1.0, o.greedy};
   int last = -1;
+  const std::int64_t ctx = model_->context();
   for (int step = 0; step < 4000; ++step) {
+    // A Transformer of learned positions (runs from before rotary ones) cannot go past its
+    // context: the middle ends there, cut at a clean point by the decoder.
+    if (ctx > 0 && !model_->slides() && static_cast<std::int64_t>(context.size() + out.size()) >= ctx) break;
     g.allowed(allowed);
     allowed.resize(static_cast<std::size_t>(V), false);
     const int bar = g.bars() - 1;  // this middle bar, -1 before the first
