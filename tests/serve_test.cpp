@@ -130,6 +130,16 @@ TEST_F(ServeTest, RunsLogAndThePage) {
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(r->body.substr(1, 3), "PNG");
 
+  // The page takes its instrument names from the server (one list: music/instruments.cpp).
+  r = client_->Get("/api/instruments");
+  ASSERT_EQ(r->status, 200);
+  auto instruments = json::parse(r->body);
+  ASSERT_EQ(instruments["programs"].size(), 128u);
+  EXPECT_EQ(instruments["programs"][0], "Acoustic Grand Piano");
+  EXPECT_EQ(instruments["programs"][33], "Electric Bass (finger)");
+  EXPECT_EQ(instruments["programs"][127], "Gunshot");
+  EXPECT_EQ(instruments["drums"], "Drums");
+
   r = client_->Get("/");
   ASSERT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("<title>arioso studio</title>"), std::string::npos);

@@ -1,20 +1,10 @@
 // arioso studio: the page's logic, plain JavaScript with no dependencies. It talks to the JSON
-// API of `arioso serve` (see the README): GET /api/runs, POST /api/compose, GET /api/pieces/ID.
+// API of `arioso serve` (see the README): GET /api/runs, GET /api/instruments, POST /api/compose,
+// GET /api/pieces/ID.
 "use strict";
 
-const GM = ["Acoustic Grand Piano","Bright Acoustic Piano","Electric Grand Piano","Honky-tonk Piano","Electric Piano 1","Electric Piano 2","Harpsichord","Clavinet",
-  "Celesta","Glockenspiel","Music Box","Vibraphone","Marimba","Xylophone","Tubular Bells","Dulcimer","Drawbar Organ","Percussive Organ","Rock Organ","Church Organ",
-  "Reed Organ","Accordion","Harmonica","Tango Accordion","Acoustic Guitar (nylon)","Acoustic Guitar (steel)","Electric Guitar (jazz)","Electric Guitar (clean)",
-  "Electric Guitar (muted)","Overdriven Guitar","Distortion Guitar","Guitar Harmonics","Acoustic Bass","Electric Bass (finger)","Electric Bass (pick)","Fretless Bass",
-  "Slap Bass 1","Slap Bass 2","Synth Bass 1","Synth Bass 2","Violin","Viola","Cello","Contrabass","Tremolo Strings","Pizzicato Strings","Orchestral Harp","Timpani",
-  "String Ensemble 1","String Ensemble 2","Synth Strings 1","Synth Strings 2","Choir Aahs","Voice Oohs","Synth Voice","Orchestra Hit","Trumpet","Trombone","Tuba",
-  "Muted Trumpet","French Horn","Brass Section","Synth Brass 1","Synth Brass 2","Soprano Sax","Alto Sax","Tenor Sax","Baritone Sax","Oboe","English Horn","Bassoon",
-  "Clarinet","Piccolo","Flute","Recorder","Pan Flute","Blown Bottle","Shakuhachi","Whistle","Ocarina","Lead 1 (square)","Lead 2 (sawtooth)","Lead 3 (calliope)",
-  "Lead 4 (chiff)","Lead 5 (charang)","Lead 6 (voice)","Lead 7 (fifths)","Lead 8 (bass + lead)","Pad 1 (new age)","Pad 2 (warm)","Pad 3 (polysynth)","Pad 4 (choir)",
-  "Pad 5 (bowed)","Pad 6 (metallic)","Pad 7 (halo)","Pad 8 (sweep)","FX 1 (rain)","FX 2 (soundtrack)","FX 3 (crystal)","FX 4 (atmosphere)","FX 5 (brightness)",
-  "FX 6 (goblins)","FX 7 (echoes)","FX 8 (sci-fi)","Sitar","Banjo","Shamisen","Koto","Kalimba","Bagpipe","Fiddle","Shanai","Tinkle Bell","Agogo","Steel Drums",
-  "Woodblock","Taiko Drum","Melodic Tom","Synth Drum","Reverse Cymbal","Guitar Fret Noise","Breath Noise","Seashore","Bird Tweet","Telephone Ring","Helicopter",
-  "Applause","Gunshot"];
+// General MIDI program names, from the server (GET /api/instruments: music/instruments.cpp's list).
+let GM = [];
 const TONICS = ["C","C#","D","Eb","E","F","F#","G","Ab","A","Bb","B"];
 const METRICS = [
   ["pitch_class_entropy", "pitch-class entropy"], ["scale_consistency", "scale consistency"], ["pitch_range", "pitch range"],
@@ -45,7 +35,6 @@ async function api(path, options) {
 
 // --- controls ---------------------------------------------------------------------------------
 function setupControls() {
-  for (let i = 0; i < 128; i++) $("program").add(new Option(`${i} ${GM[i]}`, String(i)));
   for (const t of TONICS) for (const mode of ["major", "minor"]) $("key").add(new Option(`${t} ${mode}`, `${t}:${mode}`));
   const show = {
     bars: (v) => v, temperature: (v) => Number(v).toFixed(2), max_copy: (v) => (v === "0" ? "off" : v),
@@ -148,6 +137,13 @@ function setPrimer(file) {
   $("keep-primer-label").hidden = !file;
   $("open-song").hidden = !file;
   if (!file) $("primer").value = "";
+}
+
+async function loadInstruments() {
+  const { res, body } = await api("/api/instruments");
+  if (!res.ok) return setStatus(body.error || "could not list the instruments", true);
+  GM = body.programs;
+  for (let i = 0; i < GM.length; i++) $("program").add(new Option(`${i} ${GM[i]}`, String(i)));
 }
 
 async function loadRuns() {
@@ -405,4 +401,4 @@ function drawHistory() {
 setupControls();
 $("audio").addEventListener("play", () => requestAnimationFrame(playhead));
 $("audio").addEventListener("seeked", playhead);
-loadRuns();
+loadInstruments().then(loadRuns);

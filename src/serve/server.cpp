@@ -223,6 +223,11 @@ struct Server::Impl {
       for (const auto& n : run_order) list.push_back(runs.at(n)->info);
       send_json(res, 200, {{"runs", list}});
     });
+    http.Get("/api/instruments", [](const httplib::Request&, httplib::Response& res) {
+      json names = json::array();
+      for (int p = 0; p < 128; ++p) names.push_back(music::program_name(p));
+      send_json(res, 200, {{"programs", names}, {"drums", music::instrument_name(128)}});
+    });
     http.Get(R"(/api/runs/([^/]+)/log)", [this](const httplib::Request& req, httplib::Response& res) {
       const Run* r = find_run(req.matches[1], res);
       if (!r) return;
@@ -269,7 +274,7 @@ struct Server::Impl {
     http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 413) send_error(res, 413, "request too large (a primer MIDI may be at most the server's --max-upload)");
-      else if (res.status == 404) send_error(res, 404, fmt::format("nothing at {} (the API is under /api: runs, compose, pieces)", req.path));
+      else if (res.status == 404) send_error(res, 404, fmt::format("nothing at {} (the API is under /api: runs, instruments, compose, pieces)", req.path));
       else send_error(res, res.status, fmt::format("HTTP {}", res.status));
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
