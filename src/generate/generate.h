@@ -12,6 +12,7 @@
 
 #include "eval/originality.h"
 #include "generate/infill.h"
+#include "music/infill.h"
 #include "model/checkpoint.h"
 #include "music/instruments.h"
 #include "music/score.h"
@@ -108,6 +109,11 @@ class Generator {
  private:
   std::vector<int> sample_middle(const std::vector<int>& context, int span_first_rel, int span_bars, const std::vector<bool>& may_play,
                                  const music::InstrumentSet* require, const InfillOptions& o, std::mt19937_64& rng);
+  /// One step's new notes: sample_middle under the originality gate (generate/infill.cpp).
+  std::vector<music::Note> sample_step(const std::vector<int>& context, int span_first_rel, int span_bars, const std::vector<bool>& may_play,
+                                       const music::InstrumentSet* require, const InfillOptions& o, std::mt19937_64& rng,
+                                       const std::vector<std::uint64_t>& bars, const music::FillSpan& step,
+                                       const std::vector<music::Note>& before, std::vector<bool>& declared, int& retries);
   /// NLL (nats) of `middle` (ids, ending with FillEnd) after `context`.
   double middle_nll(const std::vector<int>& context, const std::vector<int>& middle);
   InfillResult finish_infill(const music::Score& given, const music::Score& quantized, std::vector<music::Note> new480,

@@ -203,6 +203,35 @@ double Generator::middle_nll(const std::vector<int>& context, const std::vector<
 
 namespace {
 
+/// Which instruments are filled (those asked for that the song has), which the model may play
+/// (those, or every part of the song when none are asked for), and the items of the request
+/// the song lacks (parts to add: one instrument of each, of the model's choice in the header).
+struct FillPlan {
+  std::vector<bool> fill = std::vector<bool>(129, false), may_play = std::vector<bool>(129, false);
+  std::optional<music::InstrumentSet> require;
+};
+FillPlan plan_instruments(const InfillOptions& o, const std::vector<bool>& in_song) {
+  FillPlan p;
+  if (!o.instruments) {
+    if (o.add) throw ConfigError("accompany: name the parts to add (--add)");
+    p.may_play = in_song;
+    return p;
+  }
+  for (const auto& grp : o.instruments->groups) {
+    bool found = false;
+    for (int i : grp) if (in_song[static_cast<std::size_t>(i)] && !o.add) p.fill[static_cast<std::size_t>(i)] = found = true;
+    if (found) continue;
+    for (int i : grp) p.may_play[static_cast<std::size_t>(i)] = true;
+    if (!p.require) p.require.emplace();
+    p.require->groups.push_back(grp);
+  }
+  for (int i = 0; i <= 128; ++i) p.may_play[static_cast<std::size_t>(i)] = p.may_play[static_cast<std::size_t>(i)] || p.fill[static_cast<std::size_t>(i)];
+  return p;
+}
+
+/// A score's note order: by onset, then pitch.
+bool by_time(const music::Note& x, const music::Note& y) { return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch); }
+
 /// The instruments of a song's notes (programs, 128 drums).
 std::vector<bool> instruments_in(const std::vector<music::Note>& notes) {
   std::vector<bool> in(129, false);
@@ -214,6 +243,36 @@ std::vector<bool> instruments_in(const std::vector<music::Note>& notes) {
 std::uint64_t to_tpq(std::uint64_t tick480, int tpq) { return (tick480 * static_cast<std::uint64_t>(tpq) + 240) / 480; }
 
 }  // namespace
+
+std::vector<music::Note> Generator::sample_step(const std::vector<int>& context, int span_first_rel, int span_bars,
+                                                const std::vector<bool>& may_play, const music::InstrumentSet* require,
+                                                const InfillOptions& o, std::mt19937_64& rng, const std::vector<std::uint64_t>& bars,
+                                                const music::FillSpan& step, const std::vector<music::Note>& before,
+                                                std::vector<bool>& declared, int& retries) {
+  // The gate: a middle whose onsets, after those filled before, copy more than max_copy
+  // onsets of a training piece is sampled again; the least copied of four is kept.
+  const std::size_t K = static_cast<std::size_t>(std::max(0, o.max_copy));
+  std::vector<music::Note> best;
+  std::size_t best_copy = SIZE_MAX;
+  for (int attempt = 0; attempt < 4 && best_copy > K; ++attempt) {
+    if (attempt > 0) ++retries;
+    std::vector<std::string> middle;
+    std::vector<bool> header(129, false);
+    bool in_header = true;
+    for (int id : sample_middle(context, span_first_rel, span_bars, may_play, require, o, rng)) {
+      middle.push_back(vocab_.token(id));
+      if (music::remi_kind(id) == RemiKind::kPosition) in_header = false;
+      if (in_header && music::remi_kind(id) == RemiKind::kProgram) header[static_cast<std::size_t>(music::remi_value(id))] = true;
+    }
+    auto notes = music::remi_fill_notes(middle, bars, step, tokenizer_.remi);
+    music::Score probe;
+    probe.notes = before;
+    probe.notes.insert(probe.notes.end(), notes.begin(), notes.end());
+    const std::size_t copy = K > 0 && index_.pieces() > 0 ? index_.longest_copy(eval::onsets(probe)).longest_onsets : 0;
+    if (copy < best_copy) best_copy = copy, best = std::move(notes), declared = header;
+  }
+  return best;
+}
 
 InfillResult Generator::infill(const music::Score& given, const InfillOptions& given_options) {
   InfillOptions o = given_options;
@@ -232,25 +291,9 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
   if (o.end_bar > n_bars || o.first_bar >= o.end_bar) {
     throw ConfigError(fmt::format("--bars {}-{}: the song has {} bars", o.first_bar + 1, o.end_bar, n_bars));
   }
-  const std::vector<bool> in_song = instruments_in(q.notes);
-  // Which instruments are filled, and which the model may play: the song's (infill of every
-  // part), those asked for that the song has (else the first of each item: a part to add).
-  std::vector<bool> fill(129, false), may_play(129, false);
-  std::optional<music::InstrumentSet> require;
-  if (!o.instruments) {
-    if (o.add) throw ConfigError("accompany: name the parts to add (--add)");
-    may_play = in_song;
-  } else {
-    for (const auto& grp : o.instruments->groups) {
-      bool found = false;
-      for (int i : grp) if (in_song[static_cast<std::size_t>(i)] && !o.add) fill[static_cast<std::size_t>(i)] = found = true;
-      if (!found) for (int i : grp) may_play[static_cast<std::size_t>(i)] = true;  // the model picks one in the header
-      if (found) continue;
-      if (!require) require.emplace();
-      require->groups.push_back(grp);
-    }
-    for (int i = 0; i <= 128; ++i) may_play[static_cast<std::size_t>(i)] = may_play[static_cast<std::size_t>(i)] || fill[static_cast<std::size_t>(i)];
-  }
+  FillPlan plan = plan_instruments(o, instruments_in(q.notes));
+  std::vector<bool>& may_play = plan.may_play;
+  std::optional<music::InstrumentSet>& require = plan.require;
   music::FillSpan span;
   span.first_bar = o.first_bar;
   span.end_bar = o.end_bar;
@@ -268,7 +311,6 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
   per_bar.resize(static_cast<std::size_t>(n_bars), per_bar.empty() ? 8 : per_bar.back());
   std::mt19937_64 rng(o.seed * 7919ull + 17);
   std::vector<music::Note> new480;
-  const std::size_t K = static_cast<std::size_t>(std::max(0, o.max_copy));
   for (int a = o.first_bar; a < o.end_bar;) {
     // Up to chunk_bars bars a step, as many as keep the middle within half the window.
     int g = 1;
@@ -282,9 +324,7 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
     auto [from, to] = music::remi_fill_region(per_bar, step, std::max(0, window - tokens - (g + 4)), 0.5);
     music::Score current = work;
     current.notes.insert(current.notes.end(), new480.begin(), new480.end());
-    std::sort(current.notes.begin(), current.notes.end(), [](const music::Note& x, const music::Note& y) {
-      return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch);
-    });
+    std::sort(current.notes.begin(), current.notes.end(), by_time);
     const auto fa = music::remi_fill_arrange(current, bar_keys, from, to, step, tokenizer_.remi);
     std::vector<int> context;
     for (const auto& t : fa.context) context.push_back(vocab_.id(t));
@@ -301,28 +341,9 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
       if (band->groups.empty()) band.reset();
     }
     const music::InstrumentSet* wanted = require ? &*require : band ? &*band : nullptr;
-    std::vector<music::Note> best;
-    std::vector<bool> declared(129, false);  // the best middle's header: the instruments it composes for
-    std::size_t best_copy = SIZE_MAX;
-    for (int attempt = 0; attempt < 4 && best_copy > K; ++attempt) {
-      if (attempt > 0) ++r.retries;
-      std::vector<std::string> middle;
-      std::vector<bool> header(129, false);
-      bool in_header = true;
-      for (int id : sample_middle(context, a - from, g, may_play, wanted, o, rng)) {
-        middle.push_back(vocab_.token(id));
-        if (music::remi_kind(id) == RemiKind::kPosition) in_header = false;
-        if (in_header && music::remi_kind(id) == RemiKind::kProgram) header[static_cast<std::size_t>(music::remi_value(id))] = true;
-      }
-      auto notes = music::remi_fill_notes(middle, bars, step, tokenizer_.remi);
-      music::Score probe;
-      probe.notes = new480;
-      probe.notes.insert(probe.notes.end(), notes.begin(), notes.end());
-      std::size_t copy = K > 0 && index_.pieces() > 0 ? index_.longest_copy(eval::onsets(probe)).longest_onsets : 0;
-      if (copy < best_copy) best_copy = copy, best = notes, declared = header;
-    }
+    std::vector<bool> declared;  // the kept middle's header: the instruments it composes for
+    const std::vector<music::Note> best = sample_step(context, a - from, g, may_play, wanted, o, rng, bars, step, new480, declared, r.retries);
     if (o.score) {  // the new middle and the song's own bars there, given the same context
-      auto by_time = [](const music::Note& x, const music::Note& y) { return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch); };
       auto middle_of = [&](const std::vector<music::Note>& notes) {
         music::Score with = current;
         with.notes.insert(with.notes.end(), notes.begin(), notes.end());
@@ -343,7 +364,7 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
     // The first step that named the new parts' instruments chose them: they stay.
     if (require && std::count(declared.begin(), declared.end(), true) > 0) {
       for (int i = 0; i <= 128; ++i) {
-        may_play[static_cast<std::size_t>(i)] = declared[static_cast<std::size_t>(i)] || fill[static_cast<std::size_t>(i)];
+        may_play[static_cast<std::size_t>(i)] = declared[static_cast<std::size_t>(i)] || plan.fill[static_cast<std::size_t>(i)];
       }
       require.reset();
       span.instruments = may_play;
@@ -420,7 +441,7 @@ InfillResult Generator::finish_infill(const music::Score& given, const music::Sc
   std::map<std::pair<int, int>, std::vector<std::pair<std::uint64_t, std::uint64_t>>> sounding;
   for (const auto& n : out.notes) sounding[{n.channel, n.pitch}].emplace_back(n.start_tick, n.end_tick);
   for (auto& [k, v] : sounding) std::sort(v.begin(), v.end());
-  std::sort(new480.begin(), new480.end(), [](const music::Note& x, const music::Note& y) { return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch); });
+  std::sort(new480.begin(), new480.end(), by_time);
   for (const auto& m : new480) {
     music::Note n = m;
     const int inst = music::instrument_of(m);
@@ -443,7 +464,7 @@ InfillResult Generator::finish_infill(const music::Score& given, const music::Sc
     r.added.push_back(n);
   }
   out.notes.insert(out.notes.end(), r.added.begin(), r.added.end());
-  std::stable_sort(out.notes.begin(), out.notes.end(), [](const music::Note& x, const music::Note& y) { return std::tie(x.start_tick, x.pitch) < std::tie(y.start_tick, y.pitch); });
+  std::stable_sort(out.notes.begin(), out.notes.end(), by_time);
   for (int i = 0; i <= 128; ++i) if (filled[static_cast<std::size_t>(i)]) r.instruments.push_back(i);
   music::Score fresh;
   fresh.ticks_per_quarter = tpq;
