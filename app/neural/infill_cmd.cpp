@@ -79,7 +79,7 @@ int run(InfillCli& c, const char* command, const char* suffix) {
     j["wav"] = base + ".wav";
   }
   if (c.png) {
-    render::write_piano_roll_png(base + ".png", r.score, 0);
+    render::write_piano_roll_png(base + ".png", r.score, 0, 1200, 480, c.o.add ? 0 : r.start_tick, c.o.add ? 0 : r.end_tick);
     j["png"] = base + ".png";
   }
   if (c.json) {

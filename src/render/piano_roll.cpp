@@ -156,7 +156,8 @@ void draw_legend(cairo_t* cr, const std::vector<int>& parts, double right_edge, 
 
 }  // namespace
 
-void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end, int width, int height) {
+void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end, int width, int height,
+                          std::uint64_t shade_from, std::uint64_t shade_to) {
   cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
   cairo_t* cr = cairo_create(surface);
   cairo_set_source_rgb(cr, 1, 1, 1);
@@ -185,6 +186,11 @@ void write_piano_roll_png(const std::string& path, const music::Score& score, st
   f.xs = f.width / static_cast<double>(end);
   f.ys = f.height / (hi - lo + 1);
   draw_pitch_grid(cr, f);
+  if (shade_to > shade_from) {  // the bars composed anew
+    cairo_set_source_rgba(cr, 0.18, 0.37, 0.70, 0.12);
+    cairo_rectangle(cr, f.left + static_cast<double>(shade_from) * f.xs, top, static_cast<double>(shade_to - shade_from) * f.xs, full);
+    cairo_fill(cr);
+  }
   draw_bar_lines(cr, score, f, top + full, height - 8);
   auto colour_of = [&](int part) { return kPartColours[static_cast<std::size_t>(std::find(parts.begin(), parts.end(), part) - parts.begin()) % std::size(kPartColours)]; };
   for (const auto& n : score.notes) {

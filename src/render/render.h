@@ -12,9 +12,10 @@ namespace arioso::render {
 /// Piano roll: time across with bar lines, pitch up with octave labels (C2, C3, ...), velocity
 /// as shade, each instrument in its own colour with a legend (when there are several or
 /// drums), drums in a lane of their own with a row per drum; notes before `primer_end_tick` in
-/// orange. Throws Error if it cannot write.
+/// orange; ticks [shade_from, shade_to) shaded (new material of an infill). Throws Error if it
+/// cannot write.
 void write_piano_roll_png(const std::string& path, const music::Score& score, std::uint64_t primer_end_tick = 0,
-                          int width = 1200, int height = 480);
+                          int width = 1200, int height = 480, std::uint64_t shade_from = 0, std::uint64_t shade_to = 0);
 
 /// The General MIDI soundfont Debian installs (TimGM6mb or FluidR3), or "" if none.
 std::string find_soundfont();
