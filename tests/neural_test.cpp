@@ -54,6 +54,20 @@ std::string make_corpus(const std::string& dir, int pieces, int notes, double va
   return dir + "/c.corpus";
 }
 
+/// A corpus (default tokenizer, nothing held out) of `pieces` band tunes of `notes` eighth notes
+/// (tune, bass, drums) written to `dir`; with `flutes`, every other tune is on a flute.
+std::string band_corpus(const std::string& dir, int pieces, int notes, bool flutes) {
+  std::filesystem::create_directories(dir + "/midi");
+  for (int p = 0; p < pieces; ++p) {
+    write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, notes, flutes && p % 2 == 0 ? 73 : 0));
+  }
+  data::PrepareOptions po;
+  po.tokenizer = music::tokenizer_named("remi");
+  po.valid_fraction = 0;
+  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
+  return dir + "/c.corpus";
+}
+
 /// Training options for a tiny, fast, single-thread run.
 train::TrainOptions tiny_run(const std::string& corpus, const std::string& run_dir, int epochs, int window, double lr) {
   train::TrainOptions o;
@@ -389,14 +403,7 @@ TEST(Generate, OriginalityGateHoldsOnMemorisedCorpus) {
 // without drums when told; and with the corpus's parts when nothing is asked.
 TEST(Generate, OnlyTheInstrumentsAskedFor) {
   std::string dir = temp_dir("instruments");
-  std::filesystem::create_directories(dir + "/midi");
-  for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 96, p % 2 ? 0 : 73));
-  data::PrepareOptions po;
-  po.tokenizer = music::tokenizer_named("remi");
-  po.valid_fraction = 0;
-  auto prepared = data::prepare_corpus({dir + "/midi"}, po);
-  data::write_corpus(dir + "/c.corpus", prepared.corpus);
-  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 6, 64, 2e-2);
+  train::TrainOptions o = tiny_run(band_corpus(dir, 4, 96, true), dir + "/run", 6, 64, 2e-2);
   o.patience = 0;
   std::atomic<bool> stop{false};
   train::train(o, stop, {});
@@ -537,14 +544,7 @@ namespace {
 const std::string& infill_run() {
   static const std::string run = [] {
     std::string dir = temp_dir("infill");
-    std::filesystem::create_directories(dir + "/midi");
-    for (int p = 0; p < 4; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 128, p % 2 ? 0 : 73));
-    data::PrepareOptions po;
-    po.tokenizer = music::tokenizer_named("remi");
-    po.valid_fraction = 0;
-    auto prepared = data::prepare_corpus({dir + "/midi"}, po);
-    data::write_corpus(dir + "/c.corpus", prepared.corpus);
-    train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 8, 128, 2e-2);
+    train::TrainOptions o = tiny_run(band_corpus(dir, 4, 128, true), dir + "/run", 8, 128, 2e-2);
     o.patience = 0;
     o.infill_share = 0.5;
     std::atomic<bool> stop{false};
@@ -678,13 +678,7 @@ TEST(Infill, AccompanyKeepsEveryGivenNoteAndAddsOnlyWhatIsAsked) {
 
 TEST(Infill, ARunThatNeverLearnedToFillSaysSo) {
   std::string dir = temp_dir("no-infill");
-  std::filesystem::create_directories(dir + "/midi");
-  for (int p = 0; p < 2; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 64));
-  data::PrepareOptions po;
-  po.tokenizer = music::tokenizer_named("remi");
-  po.valid_fraction = 0;
-  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
-  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 1, 64, 2e-2);
+  train::TrainOptions o = tiny_run(band_corpus(dir, 2, 64, false), dir + "/run", 1, 64, 2e-2);
   o.infill_share = 0;
   std::atomic<bool> stop{false};
   train::train(o, stop, {});
@@ -734,13 +728,7 @@ TEST(Generate, AContinuationCarriesItsPrimersKeyAndMeter) {
 TEST(Infill, ATransformerFillsInToo) {
   // The same arrangement through the Transformer's cached steps.
   std::string dir = temp_dir("infill-transformer");
-  std::filesystem::create_directories(dir + "/midi");
-  for (int p = 0; p < 3; ++p) write_file_atomic(dir + "/midi/band" + std::to_string(p) + ".mid", band_tune_midi(p + 3, 64));
-  data::PrepareOptions po;
-  po.tokenizer = music::tokenizer_named("remi");
-  po.valid_fraction = 0;
-  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
-  train::TrainOptions o = tiny_run(dir + "/c.corpus", dir + "/run", 2, 0, 1e-2);
+  train::TrainOptions o = tiny_run(band_corpus(dir, 3, 64, false), dir + "/run", 2, 0, 1e-2);
   o.arch = "transformer";
   o.infill_share = 0.5;
   o.patience = 0;

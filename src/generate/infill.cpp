@@ -25,8 +25,7 @@ namespace arioso::generate {
 std::pair<int, int> parse_bars(const std::string& text) {
   auto dash = text.find('-');
   try {
-    std::size_t used = 0;
-    int a = std::stoi(text.substr(0, dash), &used);
+    int a = std::stoi(text.substr(0, dash));
     int b = dash == std::string::npos ? a : std::stoi(text.substr(dash + 1));
     if (a < 1 || b < a) throw std::invalid_argument("order");
     return {a - 1, b};
@@ -126,7 +125,7 @@ BarOpenings openings_of(const std::vector<int>& context, int span_first_rel) {
       if (bar <= span_first_rel) o.tempo = id;  // the tempo in effect as the span begins
     }
   }
-  if (o.tempo < 0) o.tempo = tempo_first >= 0 ? tempo_first : music::remi_first_id(RemiKind::kTempo) + 0;
+  if (o.tempo < 0) o.tempo = tempo_first >= 0 ? tempo_first : music::remi_first_id(RemiKind::kTempo);
   return o;
 }
 
@@ -328,7 +327,7 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
     const auto fa = music::remi_fill_arrange(current, bar_keys, from, to, step, tokenizer_.remi);
     std::vector<int> context;
     for (const auto& t : fa.context) context.push_back(vocab_.id(t));
-    const auto bars = music::remi_bar_ticks(current, to);
+    const auto& bars = song_bars;  // the working score keeps the song's meters, so its bar lines
     // Filling every part: each part that plays in these bars of the song plays in the new ones.
     std::optional<music::InstrumentSet> band;
     if (!o.instruments) {

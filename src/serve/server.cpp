@@ -124,6 +124,18 @@ double in_range(const json& p, const std::string& name, double fallback, double 
   return x;
 }
 
+// Refuses bytes that are not a MIDI file with notes, naming the field ("primer", "song") and the file.
+void check_midi_upload(const std::string& content, const std::string& field, const std::string& name) {
+  try {
+    std::vector<std::uint8_t> bytes(content.begin(), content.end());
+    midi::ReadOptions ro;
+    ro.path = name;
+    if (midi::extract_notes(midi::read_midi(bytes, ro)).empty()) throw BadRequest(400, fmt::format("{} '{}': a MIDI file without notes", field, name));
+  } catch (const Error& e) {
+    throw BadRequest(400, fmt::format("{} is not a MIDI file: {}", field, e.what()));
+  }
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -423,15 +435,7 @@ struct Server::Impl {
       if (primer->content.size() > o.max_upload_bytes) {
         throw BadRequest(413, fmt::format("primer '{}': {} bytes, more than the limit of {}", primer->filename, primer->content.size(), o.max_upload_bytes));
       }
-      try {
-        std::vector<std::uint8_t> bytes(primer->content.begin(), primer->content.end());
-        midi::ReadOptions ro;
-        ro.path = primer->filename.empty() ? "primer" : primer->filename;
-        auto file = midi::read_midi(bytes, ro);
-        if (midi::extract_notes(file).empty()) throw BadRequest(400, fmt::format("primer '{}': a MIDI file without notes", ro.path));
-      } catch (const Error& e) {
-        throw BadRequest(400, fmt::format("primer is not a MIDI file: {}", e.what()));
-      }
+      check_midi_upload(primer->content, "primer", primer->filename.empty() ? "primer" : primer->filename);
       fs::create_directories(job->dir);
       write_file_atomic(job->dir + "/primer.mid", primer->content);
       p["primer"] = primer->filename;
@@ -464,14 +468,7 @@ struct Server::Impl {
     } else {
       throw BadRequest(400, fmt::format("mode {}: send the song (a MIDI file in the field 'primer') or 'from' (a piece id)", job.mode));
     }
-    try {
-      std::vector<std::uint8_t> bytes(song.begin(), song.end());
-      midi::ReadOptions ro;
-      ro.path = p.value("song", "song");
-      if (midi::extract_notes(midi::read_midi(bytes, ro)).empty()) throw BadRequest(400, "song: a MIDI file without notes");
-    } catch (const Error& e) {
-      throw BadRequest(400, fmt::format("song is not a MIDI file: {}", e.what()));
-    }
+    check_midi_upload(song, "song", p.value("song", "song"));
     auto& f = job.fill;
     f.temperature = job.g.temperature;
     f.top_p = job.g.top_p;
