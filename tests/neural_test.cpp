@@ -2,6 +2,7 @@
 // logits, one batch can be overfit, a mismatched or foreign checkpoint is refused, the same
 // seed gives the same pieces, top-k 1 equals greedy, a key is honoured on every note, every
 // sampled piece decodes and reads back, and the originality gate holds on a memorised corpus.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -722,6 +723,61 @@ TEST(Generate, AContinuationCarriesItsPrimersKeyAndMeter) {
     for (const auto& ts : p.score.time_signatures) EXPECT_EQ(std::make_pair(ts.numerator, ts.denominator), std::make_pair(3, 4));
   }
   EXPECT_GT(keys, 8u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Generate, AKeyRelativeModelPlaysInTheKeyItIsGiven) {
+  // Melodies in C major only; training transposes them into every key. A model that reads
+  // pitches relative to the bar's key (the default where the tokens have keys) learns scale
+  // degrees, so asked for F# major or Eb minor through the Key token alone (no mask), its notes
+  // are in that key: the view, not a filter, puts them there.
+  std::string dir = temp_dir("key-view");
+  std::filesystem::create_directories(dir + "/midi");
+  const int major[7] = {0, 2, 4, 5, 7, 9, 11};
+  for (int p = 0; p < 6; ++p) {
+    music::Score s;
+    s.ticks_per_quarter = 480;
+    for (int i = 0; i < 96; ++i) {
+      music::Note n;
+      n.start_tick = static_cast<std::uint64_t>(i) * 240;
+      n.end_tick = n.start_tick + 240;
+      n.pitch = 60 + major[(i * (p + 2) + i / 7) % 7];
+      n.velocity = 80;
+      s.notes.push_back(n);
+    }
+    write_file_atomic(dir + "/midi/c" + std::to_string(p) + ".mid", midi::write_midi(music::score_to_midi(s)));
+  }
+  data::PrepareOptions po;
+  po.tokenizer = music::tokenizer_named("remi");
+  po.valid_fraction = 0;
+  data::write_corpus(dir + "/c.corpus", data::prepare_corpus({dir + "/midi"}, po).corpus);
+  train::TrainOptions t = tiny_run(dir + "/c.corpus", dir + "/run", 12, 64, 2e-2);
+  t.patience = 0;
+  t.infill_share = 0;
+  std::atomic<bool> stop{false};
+  train::train(t, stop, {});
+  EXPECT_EQ(model::read_checkpoint_meta(dir + "/run/last.pt").model.pitch_view, "key");
+
+  generate::Generator g(dir + "/run");
+  for (auto key : {std::make_pair(6, false), std::make_pair(3, true)}) {
+    generate::GenerateOptions o;
+    o.key = key;
+    o.bars = 4;
+    o.num = 4;
+    o.temperature = 1.0;
+    o.top_p = 1;
+    o.max_copy = 0;
+    const int tonic = key.second ? (key.first + 3) % 12 : key.first;  // the relative major's
+    std::size_t in = 0, all = 0;
+    for (const auto& piece : g.generate(o)) {
+      for (const auto& n : piece.score.notes) {
+        ++all;
+        in += std::count(major, major + 7, ((n.pitch - tonic) % 12 + 12) % 12) > 0;
+      }
+    }
+    ASSERT_GT(all, 20u);
+    EXPECT_GE(static_cast<double>(in) / static_cast<double>(all), 0.95) << "key " << key.first << (key.second ? " minor" : " major");
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -53,6 +53,8 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--patience", o.patience, "epochs without improvement before stopping (0 = never)")->capture_default_str();
   app.add_option("--infill-share", o.infill_share, "share of the windows arranged for fill-in-the-middle, so that 'arioso infill' and 'accompany' can use the run (tokenizer remi)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_option("--pitch-view", o.pitch_view, "how the model reads pitches: key (relative to each bar's key), absolute (as written), auto (key where the tokens have keys)")
+      ->check(CLI::IsMember({"auto", "key", "absolute"}));
   bool no_augment = false;
   app.add_flag("--no-augment", no_augment, "no transposition augmentation");
   app.add_option("--seed", o.seed)->capture_default_str();

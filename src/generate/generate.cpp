@@ -17,6 +17,7 @@
 #include "data/corpus.h"
 #include "midi/midi_file.h"
 #include "music/classic.h"
+#include "music/pitch_view.h"
 #include "music/remi.h"
 
 namespace fs = std::filesystem;
@@ -194,6 +195,7 @@ struct Slot {
   int bars = 0;
   bool done = false, gated = false;
   std::mt19937_64 rng;
+  music::PitchView view;  // the ids the model reads (music/pitch_view.h)
 };
 
 }  // namespace
@@ -333,6 +335,11 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   };
 
   for (auto& s : slots) for (int id : primer_ids) apply(s, id, false);
+  // The model reads and predicts its view of the tokens (pitches relative to the key).
+  music::PitchView primer_view(model_->config().pitch_view == "key");
+  std::vector<int> primer_model_ids;
+  for (int id : primer_ids) primer_model_ids.push_back(static_cast<int>(primer_view.to_model(id)));
+  for (auto& s : slots) s.view = primer_view;
 
   // Prime the model (the last context's worth of tokens for a Transformer).
   std::int64_t ctx = model_->context();
@@ -345,8 +352,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     return model_->forward(x, &st).select(1, -1);  // (B, V)
   };
   model::State state;
-  torch::Tensor logits = run_prefix(primer_ids, state);
-  std::vector<std::vector<int>> model_inputs(static_cast<std::size_t>(B), primer_ids);
+  torch::Tensor logits = run_prefix(primer_model_ids, state);
+  std::vector<std::vector<int>> model_inputs(static_cast<std::size_t>(B), primer_model_ids);
 
   std::vector<bool> allowed(static_cast<std::size_t>(V));
   std::vector<double> lg(static_cast<std::size_t>(V));
@@ -355,12 +362,13 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   for (int step = 0; step < o.max_tokens; ++step) {
     bool any = false;
     auto L = logits.to(torch::kCPU, torch::kFloat).contiguous();
-    const float* lp = L.data_ptr<float>();
+    float* lp = L.data_ptr<float>();
     std::vector<std::int64_t> next(static_cast<std::size_t>(B), 0);
     for (int b = 0; b < B; ++b) {
       Slot& s = slots[static_cast<std::size_t>(b)];
-      next[static_cast<std::size_t>(b)] = s.ids.back();
+      next[static_cast<std::size_t>(b)] = s.view.model_of(s.ids.back());
       if (s.done) continue;
+      s.view.scores_to_score_ids(lp + static_cast<std::size_t>(b) * static_cast<std::size_t>(V));
       if (remi) s.grammar.allowed(allowed);
       else std::fill(allowed.begin(), allowed.end(), true);
       for (int id = 0; id < V; ++id) {
@@ -419,7 +427,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       }
       apply(s, pick, true);
       if (!remi && o.notes > 0 && static_cast<int>(s.notes) >= o.notes) finish(s);
-      next[static_cast<std::size_t>(b)] = pick;
+      next[static_cast<std::size_t>(b)] = s.view.to_model(pick);
       any = any || !s.done;
     }
     if (!any) break;

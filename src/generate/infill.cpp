@@ -18,6 +18,7 @@
 #include "generate/sampler.h"
 #include "music/infill.h"
 #include "music/key.h"
+#include "music/pitch_view.h"
 #include "music/remi.h"
 
 namespace arioso::generate {
@@ -138,7 +139,10 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
   const int V = vocab_.size();
   const int bar_id = music::remi_first_id(RemiKind::kBar), fill_end = vocab_.id("FillEnd");
   const BarOpenings song = openings_of(context, span_first_rel);
-  std::vector<std::int64_t> in(context.begin(), context.end());
+  // The model reads its view of the tokens (pitches relative to the key: music/pitch_view.h).
+  music::PitchView view(model_->config().pitch_view == "key");
+  std::vector<std::int64_t> in;
+  for (int id : context) in.push_back(view.to_model(id));
   model::State st;
   auto logits = model_->forward(torch::from_blob(in.data(), {1, static_cast<long>(in.size())}, torch::kLong).clone().to(device_), &st).select(1, -1);
   music::RemiGrammar g(tokenizer_.remi);
@@ -175,16 +179,16 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
       allowed[static_cast<std::size_t>(song.ts[span_bar])] = true;
     }
     if (require && g.in_header()) require_header(g, *require, allowed);
-    const float* lp = nullptr;
     auto L = logits.to(torch::kCPU, torch::kFloat).contiguous();
-    lp = L.data_ptr<float>();
+    float* lp = L.data_ptr<float>();
+    view.scores_to_score_ids(lp);
     for (int id = 0; id < V; ++id) lg[static_cast<std::size_t>(id)] = allowed[static_cast<std::size_t>(id)] ? lp[id] : -INFINITY;
     const int pick = sample_token(lg, {}, sampler, rng);
     if (pick < 0 || pick == fill_end) break;
     if (!g.feed(pick)) throw Error(fmt::format("infill: sampled '{}', which breaks the grammar", vocab_.token(pick)));
     out.push_back(pick);
     last = pick;
-    std::int64_t next = pick;
+    std::int64_t next = view.to_model(pick);
     logits = model_->forward(torch::from_blob(&next, {1, 1}, torch::kLong).clone().to(device_), &st).select(1, -1);
   }
   return out;
@@ -194,6 +198,7 @@ double Generator::middle_nll(const std::vector<int>& context, const std::vector<
   torch::NoGradGuard ng;
   std::vector<std::int64_t> all(context.begin(), context.end());
   all.insert(all.end(), middle.begin(), middle.end());
+  music::to_model_ids(all, model_->config().pitch_view == "key");
   auto x = torch::from_blob(all.data(), {1, static_cast<long>(all.size())}, torch::kLong).clone().to(device_);
   auto lp = torch::log_softmax(model_->forward(x.slice(1, 0, static_cast<long>(all.size()) - 1), nullptr)[0].to(torch::kDouble), -1);
   auto target = x[0].slice(0, static_cast<long>(context.size()));

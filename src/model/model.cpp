@@ -24,7 +24,7 @@ nlohmann::json ModelConfig::to_json() const {
   return {{"arch", arch}, {"preset", preset}, {"vocab_size", vocab_size}, {"dropout", dropout},
           {"scalar_input", scalar_input}, {"embed", embed}, {"hidden", hidden}, {"layers", layers},
           {"dense", dense}, {"d_model", d_model}, {"heads", heads}, {"blocks", blocks}, {"context", context},
-          {"positions", positions}};
+          {"positions", positions}, {"pitch_view", pitch_view}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -44,10 +44,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     c.blocks = j.at("blocks");
     c.context = j.at("context");
     c.positions = j.value("positions", "learned");  // runs from before rotary positions
+    c.pitch_view = j.value("pitch_view", "absolute");  // runs from before the key-relative view
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(fmt::format("model config: {}", e.what()));
   }
   if (c.positions != "rotary" && c.positions != "learned") throw FormatError(fmt::format("model config: unknown positions '{}'", c.positions));
+  if (c.pitch_view != "absolute" && c.pitch_view != "key") throw FormatError(fmt::format("model config: unknown pitch view '{}'", c.pitch_view));
   return c;
 }
 

@@ -31,6 +31,10 @@ struct ModelConfig {
   /// generation can slide past the context) or "learned" (an absolute position table: runs
   /// made before rotary positions; their config.json has no "positions").
   std::string positions = "rotary";
+  /// How the model reads REMI's Pitch tokens: "absolute" (as written; runs from before the
+  /// option) or "key" (relative to the bar's key, music/pitch_view.h). Model code knows no
+  /// tokens: train, evaluate and generate map the ids on the way in and out.
+  std::string pitch_view = "absolute";
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);
   /// Preset by name for an architecture: lstm: small (2x384), seed (3x512, dense 256, the

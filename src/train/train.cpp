@@ -20,6 +20,7 @@
 #include "data/run_folder.h"
 #include "model/checkpoint.h"
 #include "music/infill.h"
+#include "music/pitch_view.h"
 #include "music/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ nlohmann::json TrainOptions::to_json() const {
   return {{"corpus", corpus}, {"arch", arch}, {"preset", preset}, {"scalar_input", scalar_input}, {"epochs", epochs},
           {"time_limit_min", time_limit_min}, {"batch_size", batch_size}, {"window", window}, {"lr", lr},
           {"weight_decay", weight_decay}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
-          {"augment", augment}, {"infill_share", infill_share}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
+          {"augment", augment}, {"pitch_view", pitch_view}, {"infill_share", infill_share}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
           {"world_size", dist.world_size}};
 }
 
@@ -47,6 +48,7 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   o.warmup_fraction = j.value("warmup_fraction", o.warmup_fraction);
   o.optimizer = j.value("optimizer", o.optimizer);
   o.augment = j.value("augment", o.augment);
+  o.pitch_view = j.value("pitch_view", "absolute");
   o.infill_share = j.value("infill_share", 0.0);  // runs from before infilling had none
   o.patience = j.value("patience", o.patience);
   o.seed = j.value("seed", o.seed);
@@ -68,9 +70,20 @@ double scheduled_lr(double base, double warmup, double total, std::int64_t step)
   return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
 }
 
-Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& tokens, torch::Device device, bool keep_tokens) {
+namespace {
+/// The ids a model reads for a piece's written tokens (music/pitch_view.h).
+std::vector<std::uint16_t> model_view(const model::SequenceModel& m, const std::vector<std::uint16_t>& tokens) {
+  music::PitchView view(m.config().pitch_view == "key");
+  std::vector<std::uint16_t> out(tokens.size());
+  for (std::size_t i = 0; i < tokens.size(); ++i) out[i] = static_cast<std::uint16_t>(view.to_model(tokens[i]));
+  return out;
+}
+}  // namespace
+
+Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& written, torch::Device device, bool keep_tokens) {
   Scores s;
-  if (tokens.size() < 2) return s;
+  if (written.size() < 2) return s;
+  const std::vector<std::uint16_t> tokens = model_view(m, written);
   torch::NoGradGuard ng;
   auto all = torch::from_blob(const_cast<std::uint16_t*>(tokens.data()), {static_cast<long>(tokens.size())}, torch::kInt16)
                  .to(torch::kLong)
@@ -115,13 +128,11 @@ Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>&
   return s;
 }
 
-std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<const std::vector<std::uint16_t>*>& pieces,
+namespace {
+/// score_sequences for an LSTM, on the ids the model reads: pieces side by side in batches.
+std::vector<Scores> score_lstm_rows(model::SequenceModel& m, const std::vector<const std::vector<std::uint16_t>*>& pieces,
                                     torch::Device device, bool keep_tokens) {
   std::vector<Scores> out(pieces.size());
-  if (m.context() != 0) {
-    for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device, keep_tokens);
-    return out;
-  }
   torch::NoGradGuard ng;
   // Longest first, so rows of one batch have similar lengths and little padding.
   std::vector<std::size_t> order(pieces.size());
@@ -187,6 +198,25 @@ std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<c
     }
   }
   return out;
+}
+}  // namespace
+
+std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<const std::vector<std::uint16_t>*>& pieces,
+                                    torch::Device device, bool keep_tokens) {
+  if (m.context() != 0) {
+    std::vector<Scores> out(pieces.size());
+    for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device, keep_tokens);
+    return out;
+  }
+  if (m.config().pitch_view != "key") return score_lstm_rows(m, pieces, device, keep_tokens);
+  std::vector<std::vector<std::uint16_t>> viewed;
+  viewed.reserve(pieces.size());
+  std::vector<const std::vector<std::uint16_t>*> rows;
+  for (const auto* p : pieces) {
+    viewed.push_back(model_view(m, *p));
+    rows.push_back(&viewed.back());
+  }
+  return score_lstm_rows(m, rows, device, keep_tokens);
 }
 
 namespace {
@@ -326,38 +356,64 @@ FillRow fill_row(const Stream& stream, const music::Vocab& vocab, std::int64_t s
   return r;
 }
 
+/// The pitch view a new run's model reads (--pitch-view; model::ModelConfig::pitch_view).
+std::string pitch_view_for(const std::string& asked, const music::TokenizerConfig& tokenizer) {
+  const bool keys = tokenizer.name == "remi" && tokenizer.remi.keys;
+  if (asked == "auto") return keys ? "key" : "absolute";
+  if (music::pitch_view_is_key_relative(asked) && !keys) {
+    throw ConfigError("--pitch-view key needs a Key token in every bar (--tokenizer remi or remi-merged)");
+  }
+  return asked;
+}
+
+/// The Key in force at stream position `s` (the latest before it in its piece), or -1.
+std::int64_t key_before(const Stream& stream, std::int64_t s) {
+  const auto first = stream.piece_start[stream.piece_at(s)];
+  for (std::int64_t k = s - 1; k >= first; --k) {
+    const auto id = stream.tokens[static_cast<std::size_t>(k)];
+    if (music::remi_kind(static_cast<int>(id)) == music::RemiKind::kKey) return id;
+  }
+  return -1;
+}
+
 /// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
-/// window stays in the piano's range. A window cut from inside a piece with a header starts
-/// with that header, then goes on from the cut. A fill window is arranged by fill_row.
+/// window stays in the piano's range, in the ids the model reads (`key_view`: pitches relative
+/// to the key, music/pitch_view.h). A window cut from inside a piece with a header starts with
+/// that header, then goes on from the cut, its pitches read in the key in force there. A fill
+/// window is arranged by fill_row.
 std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int64_t b0, std::int64_t b1, std::int64_t T,
                                                  const Stream& stream, const music::Vocab& vocab, const music::Transposer& transposer,
-                                                 bool augment) {
+                                                 bool augment, bool key_view) {
   auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
   auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
   std::vector<std::int64_t> row(static_cast<std::size_t>(T + 1));
   for (std::int64_t i = b0; i < b1; ++i) {
-    std::int64_t s = w.starts[static_cast<std::size_t>(i)];
-    if (w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty()) {
-      const FillRow fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
-      int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
-      if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
-      for (std::int64_t t = 0; t < T; ++t) {
-        xa[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t)], shift);
-        const bool target = t + 1 >= fr.middle_from && t + 1 < fr.end;
-        ya[i - b0][t] = target ? transposer.shift(row[static_cast<std::size_t>(t + 1)], shift) : kIgnore;
-      }
-      continue;
+    const std::int64_t s = w.starts[static_cast<std::size_t>(i)];
+    const bool fill = w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty();
+    FillRow fr{0, T + 1};
+    std::int64_t cut = 0;  // where the row leaves the header for the cut
+    if (fill) {
+      fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
+    } else {
+      auto [hb, he] = stream.header_before(s);
+      if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
+      for (std::int64_t h = hb; h < he; ++h) row[static_cast<std::size_t>(cut++)] = stream.tokens[static_cast<std::size_t>(h)];
+      for (std::int64_t t = cut, k = s; t <= T; ++t, ++k) row[static_cast<std::size_t>(t)] = stream.tokens[static_cast<std::size_t>(k)];
     }
-    auto [hb, he] = stream.header_before(s);
-    if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
-    std::int64_t t = 0;
-    for (std::int64_t h = hb; h < he; ++h) row[static_cast<std::size_t>(t++)] = stream.tokens[static_cast<std::size_t>(h)];
-    for (std::int64_t k = s + t; t <= T; ++t, ++k) row[static_cast<std::size_t>(t)] = stream.tokens[static_cast<std::size_t>(k)];
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
-    if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(T + 1), shift)) shift = 0;
-    for (t = 0; t < T; ++t) {
-      xa[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t)], shift);
-      ya[i - b0][t] = transposer.shift(row[static_cast<std::size_t>(t + 1)], shift);
+    if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
+    music::PitchView view(key_view);
+    for (std::int64_t t = 0; t <= T; ++t) {
+      if (key_view && !fill && t == cut) {
+        const auto key = key_before(stream, s);
+        if (key >= 0) view.see(transposer.shift(key, shift));
+      }
+      row[static_cast<std::size_t>(t)] = view.to_model(transposer.shift(row[static_cast<std::size_t>(t)], shift));
+    }
+    for (std::int64_t t = 0; t < T; ++t) {
+      xa[i - b0][t] = row[static_cast<std::size_t>(t)];
+      const bool target = !fill || (t + 1 >= fr.middle_from && t + 1 < fr.end);
+      ya[i - b0][t] = target ? row[static_cast<std::size_t>(t + 1)] : kIgnore;
     }
   }
   return {x, y};
@@ -503,6 +559,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (!opt.resume && opt.preset == "auto") choice = auto_preset(opt.arch, opt.time_limit_min, threads * W, V);
   model::ModelConfig mc = opt.resume ? resume_meta.model : model::ModelConfig::preset_for(opt.arch, choice.preset, V);
   mc.scalar_input = opt.scalar_input;
+  if (!opt.resume) mc.pitch_view = pitch_view_for(opt.pitch_view, corpus.tokenizer);
   if (opt.window <= 0) opt.window = opt.arch == "lstm" ? 256 : mc.context;
   if (opt.arch == "transformer" && opt.window > mc.context) {
     throw ConfigError(fmt::format("--window {} exceeds the transformer's context of {}", opt.window, mc.context));
@@ -519,6 +576,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   auto m = model::make_model(mc);
   m->to(device);
   result.model_choice = fmt::format("{} {}, {:.2g} parameters", mc.arch, mc.preset, static_cast<double>(model::parameter_count(*m)));
+  if (mc.pitch_view == "key") result.model_choice += ", pitches read relative to each bar's key";
   if (choice.target_parameters > 0) {
     result.model_choice += fmt::format(" (--preset auto: {:g} min on {} cores calls for ~{:.2g})", opt.time_limit_min, threads * W, choice.target_parameters);
   }
@@ -596,7 +654,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       // This step's windows are [k*GB, k*GB + GB); this rank takes its B of them.
       const std::int64_t global_rows = std::min(GB, n_starts - k * GB);
       std::int64_t b0 = std::min(k * GB + rank * B, n_starts), b1 = std::min<std::int64_t>(b0 + B, std::min(n_starts, k * GB + GB));
-      auto [x, y] = batch_of(windows, b0, b1, T, stream, corpus.vocab, transposer, augment);
+      auto [x, y] = batch_of(windows, b0, b1, T, stream, corpus.vocab, transposer, augment, mc.pitch_view == "key");
       x = x.to(device);
       y = y.to(device);
       if (opt.time_limit_min > 0 && meta.step - first_step_of_session >= 20) {

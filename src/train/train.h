@@ -31,6 +31,9 @@ struct TrainOptions {
   double warmup_fraction = 0.02;
   std::string optimizer = "adamw";  ///< adamw | rmsprop
   bool augment = true;         ///< random transposition per window (tokenizers that support it)
+  /// How the model reads pitches (model::ModelConfig::pitch_view): "auto" = "key" where the
+  /// tokens have a Key in every bar (REMI with keys), else "absolute".
+  std::string pitch_view = "auto";
   /// Share of the windows arranged for fill-in-the-middle (music/infill.h), where the corpus's
   /// tokenizer has the markers: what lets `arioso infill` and `accompany` use the run.
   double infill_share = 0.2;
