@@ -198,6 +198,110 @@ struct Slot {
   music::PitchView view;  // the ids the model reads (music/pitch_view.h)
 };
 
+/// The onset a slot is stating, as the copy index knows onsets.
+std::uint64_t onset_symbol_of(const Slot& s) {
+  std::vector<int> ps = s.onset_pitches;
+  std::sort(ps.begin(), ps.end());
+  return eval::onset_symbol(ps, s.onset_grid - s.prev_onset_grid);
+}
+
+/// Seconds from the start at grid position `grid` of a slot's bar (its tempo so far).
+double seconds_at(const Slot& s, std::int64_t grid) {
+  return s.sec_at_tempo + static_cast<double>(grid - s.grid_at_tempo) / 12.0 * s.us_per_quarter / 1e6;
+}
+
+/// The share of its length the least advanced unfinished slot has (0..1), for progress.
+double least_done(const GenerateOptions& o, bool remi, const std::vector<Slot>& slots) {
+  double least = 1;
+  for (const auto& s : slots) {
+    if (s.done) continue;
+    double f = 0;
+    if (o.bars > 0) f = static_cast<double>(s.bars) / o.bars;
+    else if (o.seconds > 0) f = (remi ? seconds_at(s, s.onset_grid) : s.sec) / o.seconds;
+    else if (o.notes > 0) f = static_cast<double>(s.notes) / o.notes;
+    least = std::min(least, f);
+  }
+  return std::clamp(least, 0.0, 1.0);
+}
+
+/// What the options of one generate() call ask of every step, over the vocabulary's V ids.
+struct Rules {
+  bool remi = false;
+  int V = 0;
+  int key_id = -1;              ///< every bar's Key must be this one (--key, a continuation's)
+  int tempo_only = -1;          ///< every Tempo must be this one (--tempo)
+  bool continuation = false;    ///< no TimeSig: the primer's meter holds
+  double key_strength = 0;      ///< with the key mask: what out-of-key pitches lose (0: forbidden)
+  std::vector<bool> out_of_key, instrument_banned;
+  std::vector<int> pitch_of;    ///< REMI: a Pitch id's pitch, else -1
+  std::vector<std::uint64_t> classic_symbol;  ///< classic: a token's onset symbol
+  const music::InstrumentSet* instruments = nullptr;
+  int no_repeat_ngram = 0;
+  bool gate = false;            ///< the originality gate, at most K onsets copied
+  std::size_t K = 0;
+};
+
+/// Marks in `allowed` the ids that may come next in slot `s`: its grammar, the options, and the
+/// originality gate.
+void allowed_next(const Rules& r, const Slot& s, const eval::CopyIndex& index, std::vector<bool>& allowed) {
+  if (r.remi) s.grammar.allowed(allowed);
+  else std::fill(allowed.begin(), allowed.end(), true);
+  for (int id = 0; id < r.V; ++id) {
+    auto u = static_cast<std::size_t>(id);
+    if (!allowed[u]) continue;
+    if (r.out_of_key[u] && r.key_strength <= 0) allowed[u] = false;
+    if (r.key_id >= 0 && s.grammar.expects_key() && id != r.key_id) allowed[u] = false;
+    if (r.tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != r.tempo_only) allowed[u] = false;
+    if (r.continuation && music::remi_kind(id) == music::RemiKind::kTimeSig) allowed[u] = false;
+    if (r.instrument_banned[u]) allowed[u] = false;
+    if (r.gate && !r.remi && index.exceeds(s.cursor, r.classic_symbol[u], r.K)) allowed[u] = false;
+  }
+  if (r.instruments && r.remi && s.grammar.in_header()) require_header(s.grammar, *r.instruments, allowed);
+  if (r.remi && r.gate && !s.onset_pitches.empty() && index.exceeds(s.cursor, onset_symbol_of(s), r.K)) {
+    // Closing this onset would extend a copy beyond K: it must take another pitch first.
+    for (int id = 0; id < r.V; ++id) {
+      auto k = music::remi_kind(id);
+      if (k == music::RemiKind::kPosition || k == music::RemiKind::kBar) allowed[static_cast<std::size_t>(id)] = false;
+    }
+  }
+  if (r.no_repeat_ngram > 1) forbid_repeated_ngrams(s.ids, s.primer_len, r.no_repeat_ngram, allowed);
+}
+
+/// The sampler's scores for slot `s` from the model's (in written ids): -inf where not
+/// allowed, less the key strength out of key; `penalized` marks the pitches of the last 64
+/// generated tokens for the repetition penalty (when there is one).
+void scores_next(const Rules& r, const Slot& s, const float* model_scores, const std::vector<bool>& allowed, bool repetition_penalty,
+                 std::vector<double>& lg, std::vector<bool>& penalized) {
+  for (int id = 0; id < r.V; ++id) {
+    auto u = static_cast<std::size_t>(id);
+    lg[u] = allowed[u] ? model_scores[u] - (r.out_of_key[u] ? r.key_strength : 0.0) : -INFINITY;
+  }
+  std::fill(penalized.begin(), penalized.end(), false);
+  if (!repetition_penalty) return;
+  std::size_t from = s.ids.size() > 64 ? s.ids.size() - 64 : 0;
+  for (std::size_t i = std::max(from, s.primer_len); i < s.ids.size(); ++i) {
+    auto u = static_cast<std::size_t>(s.ids[i]);
+    penalized[u] = !r.remi || r.pitch_of[u] >= 0;
+  }
+}
+
+/// Whether slot `s` is long enough that `pick` must not come: length limits end a piece at a
+/// clean boundary, before the token that would start a new note, onset or bar.
+bool long_enough(const GenerateOptions& o, bool remi, const Slot& s, int pick) {
+  if (!remi) {
+    return (o.bars > 0 && static_cast<int>((s.ids.size() - s.primer_len) / 8) >= o.bars) || (o.seconds > 0 && s.sec >= o.seconds);
+  }
+  auto kind = music::remi_kind(pick);
+  const bool starts_something = kind == music::RemiKind::kPitch || kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar;
+  if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes && starts_something) return true;
+  if (kind == music::RemiKind::kBar && o.bars > 0 && s.bars >= o.bars) return true;
+  if (o.seconds > 0 && (kind == music::RemiKind::kBar || kind == music::RemiKind::kPosition)) {
+    std::int64_t g = kind == music::RemiKind::kBar ? s.bar_start + s.bar_len : s.bar_start + music::remi_value(pick);
+    if (seconds_at(s, g) >= o.seconds) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<Piece> Generator::generate(const GenerateOptions& given) {
@@ -254,7 +358,6 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       else for (int p : classic_pitches[u]) out_of_key[u] = out_of_key[u] || !in_scale(p, *o.key);
     }
   }
-  const std::vector<bool> instrument_banned = banned_instruments(o, tokenizer_, V);
   int tempo_only = -1;
   if (remi && o.tempo_bpm > 0) {
     const auto& t = music::remi_tempos();
@@ -265,6 +368,22 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     tempo_only = music::remi_first_id(music::RemiKind::kTempo) + best;
   }
 
+  Rules rules;
+  rules.remi = remi;
+  rules.V = V;
+  rules.key_id = key_id;
+  rules.tempo_only = tempo_only;
+  rules.continuation = continuation;
+  rules.key_strength = key_strength;
+  rules.out_of_key = std::move(out_of_key);
+  rules.instrument_banned = banned_instruments(o, tokenizer_, V);
+  rules.pitch_of = std::move(pitch_of);
+  rules.classic_symbol = std::move(classic_symbol);
+  rules.instruments = o.instruments ? &*o.instruments : nullptr;
+  rules.no_repeat_ngram = o.no_repeat_ngram;
+  rules.gate = gate;
+  rules.K = K;
+
   std::vector<Slot> slots(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) {
     Slot& s = slots[static_cast<std::size_t>(b)];
@@ -274,16 +393,11 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   }
 
   // Applies a token to a slot's bookkeeping (grammar, time, onsets, counts).
-  auto close_onset_symbol = [&](const Slot& s) {
-    std::vector<int> ps = s.onset_pitches;
-    std::sort(ps.begin(), ps.end());
-    return eval::onset_symbol(ps, s.onset_grid - s.prev_onset_grid);
-  };
   auto apply = [&](Slot& s, int id, bool generated) {
     s.ids.push_back(id);
     if (!remi) {
       if (generated) {
-        if (gate) s.cursor = index_.step(s.cursor, classic_symbol[static_cast<std::size_t>(id)]);
+        if (gate) s.cursor = index_.step(s.cursor, rules.classic_symbol[static_cast<std::size_t>(id)]);
         s.notes += classic_pitches[static_cast<std::size_t>(id)].size();
         s.sec += 0.5 * s.us_per_quarter / 1e6;
       }
@@ -292,7 +406,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     if (!s.grammar.feed(id)) throw Error(fmt::format("token '{}' breaks the REMI grammar (primer not well formed?)", vocab_.token(id)));
     auto kind = music::remi_kind(id);
     if ((kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar) && !s.onset_pitches.empty()) {
-      if (generated && gate) s.cursor = index_.step(s.cursor, close_onset_symbol(s));
+      if (generated && gate) s.cursor = index_.step(s.cursor, onset_symbol_of(s));
       s.prev_onset_grid = s.onset_grid;
       s.onset_pitches.clear();
     }
@@ -317,13 +431,10 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       if (generated) ++s.notes;  // drums are notes, but not an onset's pitches (see eval::onsets)
     }
   };
-  auto seconds_at = [&](const Slot& s, std::int64_t grid) {
-    return s.sec_at_tempo + static_cast<double>(grid - s.grid_at_tempo) / 12.0 * s.us_per_quarter / 1e6;
-  };
   // Ends a slot; an unfinished onset that would extend a copy beyond K is removed first.
   auto finish = [&](Slot& s) {
     if (remi && gate && !s.onset_pitches.empty()) {
-      auto closed = index_.step(s.cursor, close_onset_symbol(s));
+      auto closed = index_.step(s.cursor, onset_symbol_of(s));
       if (closed.length > K) {
         s.ids.resize(s.onset_token);
         s.gated = true;
@@ -369,61 +480,17 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       next[static_cast<std::size_t>(b)] = s.view.model_of(s.ids.back());
       if (s.done) continue;
       s.view.scores_to_score_ids(lp + static_cast<std::size_t>(b) * static_cast<std::size_t>(V));
-      if (remi) s.grammar.allowed(allowed);
-      else std::fill(allowed.begin(), allowed.end(), true);
-      for (int id = 0; id < V; ++id) {
-        auto u = static_cast<std::size_t>(id);
-        if (!allowed[u]) continue;
-        if (out_of_key[u] && key_strength <= 0) allowed[u] = false;
-        if (key_id >= 0 && s.grammar.expects_key() && id != key_id) allowed[u] = false;
-        if (tempo_only >= 0 && music::remi_kind(id) == music::RemiKind::kTempo && id != tempo_only) allowed[u] = false;
-        if (continuation && music::remi_kind(id) == music::RemiKind::kTimeSig) allowed[u] = false;
-        if (instrument_banned[u]) allowed[u] = false;
-        if (gate && !remi && index_.exceeds(s.cursor, classic_symbol[u], K)) allowed[u] = false;
-      }
-      if (o.instruments && remi && s.grammar.in_header()) require_header(s.grammar, *o.instruments, allowed);
-      if (remi && gate && !s.onset_pitches.empty() && index_.exceeds(s.cursor, close_onset_symbol(s), K)) {
-        // Closing this onset would extend a copy beyond K: it must take another pitch first.
-        for (int id = 0; id < V; ++id) {
-          auto k = music::remi_kind(id);
-          if (k == music::RemiKind::kPosition || k == music::RemiKind::kBar) allowed[static_cast<std::size_t>(id)] = false;
-        }
-      }
-      if (o.no_repeat_ngram > 1) forbid_repeated_ngrams(s.ids, s.primer_len, o.no_repeat_ngram, allowed);
-      for (int id = 0; id < V; ++id) {
-        auto u = static_cast<std::size_t>(id);
-        lg[u] = allowed[u] ? lp[static_cast<std::size_t>(b) * static_cast<std::size_t>(V) + u] - (out_of_key[u] ? key_strength : 0.0)
-                           : -INFINITY;
-      }
-      // The repetition penalty falls on the pitches of the last 64 generated tokens.
-      std::fill(penalized.begin(), penalized.end(), false);
-      if (o.repetition_penalty != 1.0) {
-        std::size_t from = s.ids.size() > 64 ? s.ids.size() - 64 : 0;
-        for (std::size_t i = std::max(from, s.primer_len); i < s.ids.size(); ++i) {
-          auto u = static_cast<std::size_t>(s.ids[i]);
-          penalized[u] = !remi || pitch_of[u] >= 0;
-        }
-      }
+      allowed_next(rules, s, index_, allowed);
+      scores_next(rules, s, lp + static_cast<std::size_t>(b) * static_cast<std::size_t>(V), allowed, o.repetition_penalty != 1.0, lg, penalized);
       const int pick = sample_token(lg, penalized, sampler, s.rng);
       if (pick < 0) {  // nothing allowed: the gate closed every way on; end the piece here
         s.gated = true;
         finish(s);
         continue;
       }
-      // Length limits end the piece at a clean boundary: before the token that would start a
-      // new note, onset or bar.
-      if (remi) {
-        auto kind = music::remi_kind(pick);
-        const bool starts_something = kind == music::RemiKind::kPitch || kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar;
-        if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes && starts_something) { finish(s); continue; }
-        if (kind == music::RemiKind::kBar && o.bars > 0 && s.bars >= o.bars) { finish(s); continue; }
-        if (o.seconds > 0 && (kind == music::RemiKind::kBar || kind == music::RemiKind::kPosition)) {
-          std::int64_t g = kind == music::RemiKind::kBar ? s.bar_start + s.bar_len : s.bar_start + music::remi_value(pick);
-          if (seconds_at(s, g) >= o.seconds) { finish(s); continue; }
-        }
-      } else {
-        if (o.bars > 0 && static_cast<int>((s.ids.size() - s.primer_len) / 8) >= o.bars) { finish(s); continue; }
-        if (o.seconds > 0 && s.sec >= o.seconds) { finish(s); continue; }
+      if (long_enough(o, remi, s, pick)) {
+        finish(s);
+        continue;
       }
       apply(s, pick, true);
       if (!remi && o.notes > 0 && static_cast<int>(s.notes) >= o.notes) finish(s);
@@ -431,18 +498,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       any = any || !s.done;
     }
     if (!any) break;
-    if (o.on_progress && step % 16 == 0) {
-      double least = 1;
-      for (const auto& s : slots) {
-        if (s.done) continue;
-        double f = 0;
-        if (o.bars > 0) f = static_cast<double>(s.bars) / o.bars;
-        else if (o.seconds > 0) f = (remi ? seconds_at(s, s.onset_grid) : s.sec) / o.seconds;
-        else if (o.notes > 0) f = static_cast<double>(s.notes) / o.notes;
-        least = std::min(least, f);
-      }
-      o.on_progress(std::clamp(least, 0.0, 1.0));
-    }
+    if (o.on_progress && step % 16 == 0) o.on_progress(least_done(o, remi, slots));
     for (int b = 0; b < B; ++b) model_inputs[static_cast<std::size_t>(b)].push_back(static_cast<int>(next[static_cast<std::size_t>(b)]));
     if (!model_->slides() && state.position + 1 > ctx) {
       // A context of learned positions is full: start again from the last half-context of each
