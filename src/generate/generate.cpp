@@ -235,6 +235,7 @@ struct Rules {
   std::vector<bool> out_of_key, instrument_banned;
   std::vector<int> pitch_of;    ///< REMI: a Pitch id's pitch, else -1
   std::vector<std::uint64_t> classic_symbol;  ///< classic: a token's onset symbol
+  std::vector<std::vector<int>> classic_pitches;  ///< classic: a token's pitches, ascending
   const music::InstrumentSet* instruments = nullptr;
   int no_repeat_ngram = 0;
   bool gate = false;            ///< the originality gate, at most K onsets copied
@@ -302,25 +303,13 @@ bool long_enough(const GenerateOptions& o, bool remi, const Slot& s, int pick) {
   return false;
 }
 
-}  // namespace
-
-std::vector<Piece> Generator::generate(const GenerateOptions& given) {
-  torch::NoGradGuard ng;
-  GenerateOptions o = given;
-  if (o.no_drums && o.instruments) o.instruments->drums = false;
-  const bool remi = tokenizer_.name == "remi";
-  const int V = vocab_.size();
-  const int B = std::max(1, o.num);
-  std::vector<std::string> primer = o.primer;
-  if (primer.empty()) {
-    if (!remi) throw ConfigError("the classic tokenizer needs a start: use --primer FILE.mid or --primer-from-corpus");
-    primer = {"Bar"};
-  }
-  std::vector<int> primer_ids;
-  for (const auto& t : primer) primer_ids.push_back(vocab_.id(t));
-  const std::size_t K = static_cast<std::size_t>(std::max(0, o.max_copy));
-  const bool gate = K > 0 && index_.pieces() > 0;
-
+/// The rules of a generate() call: per-token facts (pitches, classic onsets), the key (asked
+/// for, or a continuation's), its mask where one is asked for, the tempo, the instruments and the
+/// gate. `has_primer`: the call continues a primer of its own.
+Rules rules_for(const GenerateOptions& o, const music::TokenizerConfig& tokenizer, const music::Vocab& vocab,
+                const std::vector<int>& primer_ids, bool has_primer, std::size_t K, bool gate) {
+  const bool remi = tokenizer.name == "remi";
+  const int V = vocab.size();
   // Per-token facts used by the masks.
   std::vector<int> pitch_of(static_cast<std::size_t>(V), -1);
   std::vector<std::vector<int>> classic_pitches(static_cast<std::size_t>(V));
@@ -329,7 +318,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     if (remi) {
       if (music::remi_kind(id) == music::RemiKind::kPitch) pitch_of[static_cast<std::size_t>(id)] = music::remi_value(id);
     } else {
-      music::Score one = music::classic_decode({vocab_.token(id)});
+      music::Score one = music::classic_decode({vocab.token(id)});
       std::vector<int> ps;
       for (const auto& n : one.notes) ps.push_back(n.pitch);
       std::sort(ps.begin(), ps.end());
@@ -339,11 +328,11 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   }
   // --key conditions a model with Key tokens through them; the pitch mask (forbidden, or
   // less likely by a key strength) is the way for models without, or when asked for.
-  const bool key_tokens = remi && tokenizer_.remi.keys;
+  const bool key_tokens = remi && tokenizer.remi.keys;
   int key_id = o.key && key_tokens ? music::remi_first_id(music::RemiKind::kKey) + music::remi_key_index(o.key->first, o.key->second) : -1;
   // A continuation carries its primer's key (the primer's last Key conditions the new bars,
   // unless --key is given) and meter (no TimeSig changes).
-  const bool continuation = remi && !given.primer.empty();
+  const bool continuation = remi && has_primer;
   if (continuation && key_tokens && key_id < 0) {
     for (int id : primer_ids) if (music::remi_kind(id) == music::RemiKind::kKey) key_id = id;
   }
@@ -376,13 +365,38 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   rules.continuation = continuation;
   rules.key_strength = key_strength;
   rules.out_of_key = std::move(out_of_key);
-  rules.instrument_banned = banned_instruments(o, tokenizer_, V);
+  rules.instrument_banned = banned_instruments(o, tokenizer, V);
   rules.pitch_of = std::move(pitch_of);
   rules.classic_symbol = std::move(classic_symbol);
+  rules.classic_pitches = std::move(classic_pitches);
   rules.instruments = o.instruments ? &*o.instruments : nullptr;
   rules.no_repeat_ngram = o.no_repeat_ngram;
   rules.gate = gate;
   rules.K = K;
+  return rules;
+}
+
+}  // namespace
+
+std::vector<Piece> Generator::generate(const GenerateOptions& given) {
+  torch::NoGradGuard ng;
+  GenerateOptions o = given;
+  if (o.no_drums && o.instruments) o.instruments->drums = false;
+  const bool remi = tokenizer_.name == "remi";
+  const int V = vocab_.size();
+  const int B = std::max(1, o.num);
+  std::vector<std::string> primer = o.primer;
+  if (primer.empty()) {
+    if (!remi) throw ConfigError("the classic tokenizer needs a start: use --primer FILE.mid or --primer-from-corpus");
+    primer = {"Bar"};
+  }
+  std::vector<int> primer_ids;
+  for (const auto& t : primer) primer_ids.push_back(vocab_.id(t));
+  const std::size_t K = static_cast<std::size_t>(std::max(0, o.max_copy));
+  const bool gate = K > 0 && index_.pieces() > 0;
+
+  const Rules rules = rules_for(o, tokenizer_, vocab_, primer_ids, !given.primer.empty(), K, gate);
+  const bool continuation = rules.continuation;
 
   std::vector<Slot> slots(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) {
@@ -398,7 +412,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     if (!remi) {
       if (generated) {
         if (gate) s.cursor = index_.step(s.cursor, rules.classic_symbol[static_cast<std::size_t>(id)]);
-        s.notes += classic_pitches[static_cast<std::size_t>(id)].size();
+        s.notes += rules.classic_pitches[static_cast<std::size_t>(id)].size();
         s.sec += 0.5 * s.us_per_quarter / 1e6;
       }
       return;
