@@ -80,7 +80,7 @@ TEST(PitchView, ABijectionOnAnySequence) {
       else ids.push_back(std::uniform_int_distribution<int>(0, V - 1)(rng));
     }
     std::vector<std::int64_t> model = ids;
-    music::to_model_ids(model, true);
+    music::to_model_ids(model, PitchView(true));
     PitchView back(true);
     for (std::size_t i = 0; i < ids.size(); ++i) {
       ASSERT_EQ(back.to_score(model[i]), ids[i]) << "trial " << trial << " token " << i;
@@ -109,12 +109,12 @@ TEST(PitchView, TransposingAPieceMovesItsFirstKeyAndLeavesItsDegrees) {
   std::vector<int> ids;
   for (const auto& t : music::remi_encode(test::band_tune(2, 40), cfg.remi)) ids.push_back(kVocab.id(t));
   std::vector<std::int64_t> base(ids.begin(), ids.end());
-  music::to_model_ids(base, true);
+  music::to_model_ids(base, PitchView(true));
   for (int semitones = -6; semitones <= 6; ++semitones) {
     auto moved = music::remi_transpose(ids, semitones);
     ASSERT_TRUE(moved.has_value());
     std::vector<std::int64_t> view(moved->begin(), moved->end());
-    music::to_model_ids(view, true);
+    music::to_model_ids(view, PitchView(true));
     int pitches = 0, keys = 0;
     for (std::size_t i = 0; i < view.size(); ++i) {
       const RemiKind kind = music::remi_kind(static_cast<int>(view[i]));

@@ -396,7 +396,6 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
   const bool gate = K > 0 && index_.pieces() > 0;
 
   const Rules rules = rules_for(o, tokenizer_, vocab_, primer_ids, !given.primer.empty(), K, gate);
-  const bool continuation = rules.continuation;
 
   std::vector<Slot> slots(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) {
@@ -461,7 +460,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
 
   for (auto& s : slots) for (int id : primer_ids) apply(s, id, false);
   // The model reads and predicts its view of the tokens (pitches relative to the key).
-  music::PitchView primer_view(model_->config().pitch_view == "key");
+  music::PitchView primer_view = music::PitchView::named(model_->config().pitch_view);
   std::vector<int> primer_model_ids;
   for (int id : primer_ids) primer_model_ids.push_back(static_cast<int>(primer_view.to_model(id)));
   for (auto& s : slots) s.view = primer_view;

@@ -140,7 +140,7 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
   const int bar_id = music::remi_first_id(RemiKind::kBar), fill_end = vocab_.id("FillEnd");
   const BarOpenings song = openings_of(context, span_first_rel);
   // The model reads its view of the tokens (pitches relative to the key: music/pitch_view.h).
-  music::PitchView view(model_->config().pitch_view == "key");
+  music::PitchView view = music::PitchView::named(model_->config().pitch_view);
   std::vector<std::int64_t> in;
   for (int id : context) in.push_back(view.to_model(id));
   model::State st;
@@ -198,7 +198,7 @@ double Generator::middle_nll(const std::vector<int>& context, const std::vector<
   torch::NoGradGuard ng;
   std::vector<std::int64_t> all(context.begin(), context.end());
   all.insert(all.end(), middle.begin(), middle.end());
-  music::to_model_ids(all, model_->config().pitch_view == "key");
+  music::to_model_ids(all, music::PitchView::named(model_->config().pitch_view));
   auto x = torch::from_blob(all.data(), {1, static_cast<long>(all.size())}, torch::kLong).clone().to(device_);
   auto lp = torch::log_softmax(model_->forward(x.slice(1, 0, static_cast<long>(all.size()) - 1), nullptr)[0].to(torch::kDouble), -1);
   auto target = x[0].slice(0, static_cast<long>(context.size()));

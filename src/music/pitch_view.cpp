@@ -83,9 +83,4 @@ void PitchView::scores_to_score_ids(float* scores) const {
   for (float* block : {keys, keys + 12}) std::rotate(block, block + wrap(-signature_, 12), block + 12);
 }
 
-void to_model_ids(std::vector<std::int64_t>& ids, bool key_relative) {
-  PitchView v(key_relative);
-  for (auto& id : ids) id = v.to_model(id);
-}
-
 }  // namespace arioso::music

@@ -30,6 +30,8 @@ bool pitch_view_is_key_relative(const std::string& name);
 class PitchView {
  public:
   explicit PitchView(bool key_relative = false) : on_(key_relative) {}
+  /// The view a model's config names ("absolute" or "key"); throws ConfigError for another.
+  static PitchView named(const std::string& name) { return PitchView(pitch_view_is_key_relative(name)); }
   bool key_relative() const { return on_; }
   /// The model id of score id `id` under the keys seen so far; then `id` is seen.
   std::int64_t to_model(std::int64_t id);
@@ -52,6 +54,9 @@ class PitchView {
 };
 
 /// Maps a whole sequence of score ids to model ids in place (a fresh view, left to right).
-void to_model_ids(std::vector<std::int64_t>& ids, bool key_relative);
+template <typename Id>
+void to_model_ids(std::vector<Id>& ids, PitchView view) {
+  for (auto& id : ids) id = static_cast<Id>(view.to_model(id));
+}
 
 }  // namespace arioso::music

@@ -70,20 +70,11 @@ double scheduled_lr(double base, double warmup, double total, std::int64_t step)
   return base * warm * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * p)));
 }
 
-namespace {
-/// The ids a model reads for a piece's written tokens (music/pitch_view.h).
-std::vector<std::uint16_t> model_view(const model::SequenceModel& m, const std::vector<std::uint16_t>& tokens) {
-  music::PitchView view(m.config().pitch_view == "key");
-  std::vector<std::uint16_t> out(tokens.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) out[i] = static_cast<std::uint16_t>(view.to_model(tokens[i]));
-  return out;
-}
-}  // namespace
-
 Scores score_sequence(model::SequenceModel& m, const std::vector<std::uint16_t>& written, torch::Device device, bool keep_tokens) {
   Scores s;
   if (written.size() < 2) return s;
-  const std::vector<std::uint16_t> tokens = model_view(m, written);
+  std::vector<std::uint16_t> tokens = written;  // as the model reads them (music/pitch_view.h)
+  music::to_model_ids(tokens, music::PitchView::named(m.config().pitch_view));
   torch::NoGradGuard ng;
   auto all = torch::from_blob(const_cast<std::uint16_t*>(tokens.data()), {static_cast<long>(tokens.size())}, torch::kInt16)
                  .to(torch::kLong)
@@ -208,12 +199,12 @@ std::vector<Scores> score_sequences(model::SequenceModel& m, const std::vector<c
     for (std::size_t i = 0; i < pieces.size(); ++i) out[i] = score_sequence(m, *pieces[i], device, keep_tokens);
     return out;
   }
-  if (m.config().pitch_view != "key") return score_lstm_rows(m, pieces, device, keep_tokens);
-  std::vector<std::vector<std::uint16_t>> viewed;
+  std::vector<std::vector<std::uint16_t>> viewed;  // as the model reads them (music/pitch_view.h)
   viewed.reserve(pieces.size());
   std::vector<const std::vector<std::uint16_t>*> rows;
   for (const auto* p : pieces) {
-    viewed.push_back(model_view(m, *p));
+    viewed.push_back(*p);
+    music::to_model_ids(viewed.back(), music::PitchView::named(m.config().pitch_view));
     rows.push_back(&viewed.back());
   }
   return score_lstm_rows(m, rows, device, keep_tokens);
@@ -377,13 +368,13 @@ std::int64_t key_before(const Stream& stream, std::int64_t s) {
 }
 
 /// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
-/// window stays in the piano's range, in the ids the model reads (`key_view`: pitches relative
-/// to the key, music/pitch_view.h). A window cut from inside a piece with a header starts with
+/// window stays in the piano's range, in the ids the model reads (`fresh_view`, a view at the
+/// start of a row: music/pitch_view.h). A window cut from inside a piece with a header starts with
 /// that header, then goes on from the cut, its pitches read in the key in force there. A fill
 /// window is arranged by fill_row.
 std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int64_t b0, std::int64_t b1, std::int64_t T,
                                                  const Stream& stream, const music::Vocab& vocab, const music::Transposer& transposer,
-                                                 bool augment, bool key_view) {
+                                                 bool augment, const music::PitchView& fresh_view) {
   auto x = torch::empty({b1 - b0, T}, torch::kLong), y = torch::empty({b1 - b0, T}, torch::kLong);
   auto xa = x.accessor<std::int64_t, 2>(), ya = y.accessor<std::int64_t, 2>();
   std::vector<std::int64_t> row(static_cast<std::size_t>(T + 1));
@@ -402,9 +393,9 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     }
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
     if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
-    music::PitchView view(key_view);
+    music::PitchView view = fresh_view;
     for (std::int64_t t = 0; t <= T; ++t) {
-      if (key_view && !fill && t == cut) {
+      if (view.key_relative() && !fill && t == cut) {
         const auto key = key_before(stream, s);
         if (key >= 0) view.see(transposer.shift(key, shift));
       }
@@ -576,7 +567,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   auto m = model::make_model(mc);
   m->to(device);
   result.model_choice = fmt::format("{} {}, {:.2g} parameters", mc.arch, mc.preset, static_cast<double>(model::parameter_count(*m)));
-  if (mc.pitch_view == "key") result.model_choice += ", pitches read relative to each bar's key";
+  if (music::pitch_view_is_key_relative(mc.pitch_view)) result.model_choice += ", pitches read relative to each bar's key";
   if (choice.target_parameters > 0) {
     result.model_choice += fmt::format(" (--preset auto: {:g} min on {} cores calls for ~{:.2g})", opt.time_limit_min, threads * W, choice.target_parameters);
   }
@@ -654,7 +645,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
       // This step's windows are [k*GB, k*GB + GB); this rank takes its B of them.
       const std::int64_t global_rows = std::min(GB, n_starts - k * GB);
       std::int64_t b0 = std::min(k * GB + rank * B, n_starts), b1 = std::min<std::int64_t>(b0 + B, std::min(n_starts, k * GB + GB));
-      auto [x, y] = batch_of(windows, b0, b1, T, stream, corpus.vocab, transposer, augment, mc.pitch_view == "key");
+      auto [x, y] = batch_of(windows, b0, b1, T, stream, corpus.vocab, transposer, augment, music::PitchView::named(mc.pitch_view));
       x = x.to(device);
       y = y.to(device);
       if (opt.time_limit_min > 0 && meta.step - first_step_of_session >= 20) {
