@@ -22,7 +22,7 @@ Runner add_prepare(CLI::App& app) {
   auto* cmd = app.add_subcommand("prepare", "Turn MIDI files and folders into a training corpus");
   cmd->add_option("inputs", o->inputs, "MIDI files or folders (searched recursively)")->required();
   cmd->add_option("-o,--output", o->output, "corpus file to write")->required();
-  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: rhythm, compact notes, key tokens, every instrument and the drums), remi-merged (the same with the pitched parts merged into one, no drums), remi-plain (every note's velocity and duration, no keys, merged) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-merged", "remi-plain", "classic"}));
+  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: rhythm, compact notes, key tokens, every instrument and the drums, Repeat_k for a bar that is an earlier bar again), remi-no-repeats (the same with every bar written out), remi-merged (pitched parts merged into one, no drums, no Repeat), remi-plain (every note's velocity and duration, no keys, merged) or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-no-repeats", "remi-merged", "remi-plain", "classic"}));
   cmd->add_option("--compat", o->compat, "classic only: 'music21' reproduces music21 5.x exactly")->check(CLI::IsMember({"none", "music21"}));
   cmd->add_option("--parts", o->parts, "all (pitched and drums, each as its instrument: remi's default) | pitched (the others' default) | first | programs=0-7,40 | tracks=1,3");
   cmd->add_option("--valid-fraction", o->valid, "share of pieces held out for validation")->capture_default_str();

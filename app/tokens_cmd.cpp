@@ -21,7 +21,7 @@ Runner add_tokens(CLI::App& app) {
   auto o = std::make_shared<Opt>();
   auto* cmd = app.add_subcommand("tokens", "Print the tokens of one MIDI file");
   cmd->add_option("file", o->file, "MIDI file")->required();
-  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: compact notes, keys, instruments), remi-merged, remi-plain or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-merged", "remi-plain", "classic"}));
+  cmd->add_option("--tokenizer", o->tokenizer, "remi (default: compact notes, keys, instruments, repeated bars), remi-no-repeats, remi-merged, remi-plain or classic (the tutorial's)")->check(CLI::IsMember({"remi", "remi-no-repeats", "remi-merged", "remi-plain", "classic"}));
   cmd->add_option("--compat", o->compat, "classic only: 'music21' reproduces music21 5.x exactly")->check(CLI::IsMember({"none", "music21"}));
   cmd->add_option("--parts", o->parts, "all (remi's default) | pitched (the others') | first | programs=0-7,40 | tracks=1,3");
   cmd->add_flag("--json", o->json, "Print {\"file\", \"tokenizer\", \"tokens\"}");

@@ -100,7 +100,7 @@ void check_inverse(const Score& q, const FillSpan& span, int from, int to, const
 }  // namespace
 
 TEST(Infill, MarkersEndTheVocabulary) {
-  auto with = music::remi_vocabulary(kOpt);
+  auto with = music::remi_vocabulary(music::written_out(kOpt));  // Repeat_k come after (remi_repeat_test)
   auto without = music::remi_vocabulary({true, true, true, false});
   ASSERT_EQ(without.size(), 515u);  // runs with instruments from before infilling keep their ids
   ASSERT_EQ(with.size(), 518u);
@@ -167,7 +167,7 @@ TEST(Infill, SpansAtTheEdgesAndOverAMeterChange) {
 TEST(Infill, TrainingExamplesFitTheirWindow) {
   std::mt19937_64 rng(5);
   const Score q = music::remi_quantize(test::band_tune(7, 400), kOpt);
-  const auto tokens = music::remi_encode(q, kOpt);
+  const auto tokens = music::remi_encode(q, music::written_out(kOpt));  // what each bar costs written out, as training counts
   std::vector<std::uint16_t> ids;
   const auto vocab = music::Vocab::for_remi(kOpt);
   for (const auto& t : tokens) ids.push_back(static_cast<std::uint16_t>(vocab.id(t)));

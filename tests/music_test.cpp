@@ -235,7 +235,7 @@ static void check_bijection(const Score& s, const std::string& what, const music
   ASSERT_EQ(music::remi_encode(back, opt), tokens) << what << " (through MIDI bytes)";
   // The grammar accepts the encoding, and sampling under it can produce exactly it.
   music::RemiGrammar g(opt);
-  const music::Vocab v = music::Vocab::for_remi(music::RemiOptions{false, true, true});
+  const music::Vocab v = music::Vocab::for_remi(music::tokenizer_named("remi").remi);
   for (std::size_t i = 0; i < tokens.size(); ++i) ASSERT_TRUE(g.feed(v.id(tokens[i]))) << what << " token " << i << " " << tokens[i];
 }
 
@@ -313,7 +313,7 @@ TEST(Remi, InstrumentsAndDrums) {
                    "token 4: 'Drum_36' is not a REMI token (this corpus has no instruments)");
   // Drums stay where they are when the music is transposed; the vocabulary grows at its end.
   const music::Vocab v = music::Vocab::for_remi(opt);
-  EXPECT_EQ(v.size(), 325 + 129 + 61 + 3);  // and the three infilling markers (music/infill.h)
+  EXPECT_EQ(v.size(), 325 + 129 + 61 + 3 + 32);  // the three infilling markers (music/infill.h), Repeat_1..32
   music::Transposer t(v.tokens(), music::tokenizer_named("remi"));
   EXPECT_EQ(t.shift(v.id("Drum_36"), 3), v.id("Drum_36"));
   EXPECT_EQ(t.shift(v.id("Program_33"), 3), v.id("Program_33"));

@@ -545,7 +545,8 @@ namespace {
 const std::string& infill_run() {
   static const std::string run = [] {
     std::string dir = temp_dir("infill");
-    train::TrainOptions o = tiny_run(band_corpus(dir, 4, 128, true), dir + "/run", 8, 128, 2e-2);
+    // 16 epochs: the tunes repeat bars, so an epoch of their Repeat tokens is short.
+    train::TrainOptions o = tiny_run(band_corpus(dir, 4, 128, true), dir + "/run", 16, 128, 2e-2);
     o.patience = 0;
     o.infill_share = 0.5;
     std::atomic<bool> stop{false};

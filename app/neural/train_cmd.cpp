@@ -35,8 +35,8 @@ int cmd_train(int argc, char** argv) {
   std::vector<std::string> inputs;
   app.add_option("inputs", inputs, "a corpus from 'arioso prepare', or MIDI files and folders (prepared into RUN_DIR/corpus.arioso)");
   std::string tokenizer = "remi";
-  app.add_option("--tokenizer", tokenizer, "with MIDI inputs: remi (default: rhythm, compact notes, key tokens, every instrument and the drums), remi-merged (pitched parts merged), remi-plain or classic (the tutorial's)")
-      ->capture_default_str()->check(CLI::IsMember({"remi", "remi-merged", "remi-plain", "classic"}));
+  app.add_option("--tokenizer", tokenizer, "with MIDI inputs: remi (default: rhythm, compact notes, key tokens, every instrument and the drums, Repeat_k for a repeated bar), remi-no-repeats (every bar written out), remi-merged (pitched parts merged), remi-plain or classic (the tutorial's)")
+      ->capture_default_str()->check(CLI::IsMember({"remi", "remi-no-repeats", "remi-merged", "remi-plain", "classic"}));
   app.add_option("-o,--output", o.run_dir, "run folder (config.json, best.pt, last.pt, log.csv, loss.png)");
   app.add_option("--resume", resume, "continue the run in this folder from last.pt");
   app.add_option("--model", o.arch, "lstm or transformer")->capture_default_str();

@@ -293,7 +293,8 @@ bool long_enough(const GenerateOptions& o, bool remi, const Slot& s, int pick) {
     return (o.bars > 0 && static_cast<int>((s.ids.size() - s.primer_len) / 8) >= o.bars) || (o.seconds > 0 && s.sec >= o.seconds);
   }
   auto kind = music::remi_kind(pick);
-  const bool starts_something = kind == music::RemiKind::kPitch || kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar;
+  const bool starts_something = kind == music::RemiKind::kPitch || kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar ||
+                                kind == music::RemiKind::kRepeat;
   if (o.notes > 0 && static_cast<int>(s.notes) >= o.notes && starts_something) return true;
   if (kind == music::RemiKind::kBar && o.bars > 0 && s.bars >= o.bars) return true;
   if (o.seconds > 0 && (kind == music::RemiKind::kBar || kind == music::RemiKind::kPosition)) {
@@ -405,18 +406,9 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     s.grammar = music::RemiGrammar(tokenizer_.remi);
   }
 
-  // Applies a token to a slot's bookkeeping (grammar, time, onsets, counts).
-  auto apply = [&](Slot& s, int id, bool generated) {
-    s.ids.push_back(id);
-    if (!remi) {
-      if (generated) {
-        if (gate) s.cursor = index_.step(s.cursor, rules.classic_symbol[static_cast<std::size_t>(id)]);
-        s.notes += rules.classic_pitches[static_cast<std::size_t>(id)].size();
-        s.sec += 0.5 * s.us_per_quarter / 1e6;
-      }
-      return;
-    }
-    if (!s.grammar.feed(id)) throw Error(fmt::format("token '{}' breaks the REMI grammar (primer not well formed?)", vocab_.token(id)));
+  // A REMI token's bookkeeping beside the grammar (time, onsets, counts); a repeated bar's
+  // body comes here token by token.
+  auto keep_books = [&](Slot& s, int id, bool generated) {
     auto kind = music::remi_kind(id);
     if ((kind == music::RemiKind::kPosition || kind == music::RemiKind::kBar) && !s.onset_pitches.empty()) {
       if (generated && gate) s.cursor = index_.step(s.cursor, onset_symbol_of(s));
@@ -431,8 +423,8 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
     } else if (kind == music::RemiKind::kTimeSig) {
       s.bar_len = s.grammar.bar_length();
     } else if (kind == music::RemiKind::kPosition) {
-      s.onset_grid = s.bar_start + s.grammar.position();
-      s.onset_token = s.ids.size() - 1;
+      s.onset_grid = s.bar_start + music::remi_value(id);
+      s.onset_token = s.ids.size() - 1;  // a repeated bar's: its Repeat token
     } else if (kind == music::RemiKind::kTempo) {
       s.sec_at_tempo += static_cast<double>(s.onset_grid - s.grid_at_tempo) / 12.0 * s.us_per_quarter / 1e6;
       s.grid_at_tempo = s.onset_grid;
@@ -442,6 +434,37 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       if (generated) ++s.notes;  // a note is its Pitch (compact REMI may state no Duration)
     } else if (kind == music::RemiKind::kDrum) {
       if (generated) ++s.notes;  // drums are notes, but not an onset's pitches (see eval::onsets)
+    }
+  };
+  // Applies a token to a slot: its ids, grammar and bookkeeping.
+  auto apply = [&](Slot& s, int id, bool generated) {
+    s.ids.push_back(id);
+    if (!remi) {
+      if (generated) {
+        if (gate) s.cursor = index_.step(s.cursor, rules.classic_symbol[static_cast<std::size_t>(id)]);
+        s.notes += rules.classic_pitches[static_cast<std::size_t>(id)].size();
+        s.sec += 0.5 * s.us_per_quarter / 1e6;
+      }
+      return;
+    }
+    const bool repeat = music::remi_kind(id) == music::RemiKind::kRepeat;
+    const std::vector<int> body = repeat ? s.grammar.repeat_body(music::remi_value(id)) : std::vector<int>{};
+    if (!s.grammar.feed(id)) throw Error(fmt::format("token '{}' breaks the REMI grammar (primer not well formed?)", vocab_.token(id)));
+    if (!repeat) keep_books(s, id, generated);
+    for (int b : body) keep_books(s, b, generated);
+  };
+  // The gate on a bar that repeats an earlier one: a Repeat may come only if its onsets,
+  // the last one closed too, extend no copy beyond K.
+  auto gate_repeats = [&](const Slot& s, std::vector<bool>& allowed) {
+    const int repeat0 = music::remi_first_id(music::RemiKind::kRepeat);
+    for (int k = 1; k <= music::RemiSettings::kMaxRepeat && repeat0 + k - 1 < V; ++k) {
+      const auto u = static_cast<std::size_t>(repeat0 + k - 1);
+      if (!allowed[u]) continue;
+      Slot t = s;
+      apply(t, repeat0 + k - 1, true);
+      std::size_t longest = t.cursor.length;
+      if (!t.onset_pitches.empty()) longest = std::max(longest, index_.step(t.cursor, onset_symbol_of(t)).length);
+      if (longest > K || t.gated) allowed[u] = false;
     }
   };
   // Ends a slot; an unfinished onset that would extend a copy beyond K is removed first.
@@ -494,6 +517,7 @@ std::vector<Piece> Generator::generate(const GenerateOptions& given) {
       if (s.done) continue;
       s.view.scores_to_score_ids(lp + static_cast<std::size_t>(b) * static_cast<std::size_t>(V));
       allowed_next(rules, s, index_, allowed);
+      if (remi && gate && tokenizer_.remi.repeats) gate_repeats(s, allowed);
       scores_next(rules, s, lp + static_cast<std::size_t>(b) * static_cast<std::size_t>(V), allowed, o.repetition_penalty != 1.0, lg, penalized);
       const int pick = sample_token(lg, penalized, sampler, s.rng);
       if (pick < 0) {  // nothing allowed: the gate closed every way on; end the piece here

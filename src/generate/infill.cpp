@@ -145,7 +145,7 @@ std::vector<int> Generator::sample_middle(const std::vector<int>& context, int s
   for (int id : context) in.push_back(view.to_model(id));
   model::State st;
   auto logits = model_->forward(torch::from_blob(in.data(), {1, static_cast<long>(in.size())}, torch::kLong).clone().to(device_), &st).select(1, -1);
-  music::RemiGrammar g(tokenizer_.remi);
+  music::RemiGrammar g(music::written_out(tokenizer_.remi));  // a middle is written out
   std::vector<int> out;
   std::vector<bool> allowed;
   std::vector<double> lg(static_cast<std::size_t>(V));
@@ -310,7 +310,7 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
   work.notes.erase(std::remove_if(work.notes.begin(), work.notes.end(), replaced), work.notes.end());
   const int window = std::max(64, meta_.train.value("window", 256));
   std::vector<std::uint16_t> plain_ids;
-  for (const auto& t : music::remi_encode(q, tokenizer_.remi)) plain_ids.push_back(static_cast<std::uint16_t>(vocab_.id(t)));
+  for (const auto& t : music::remi_encode(q, music::written_out(tokenizer_.remi))) plain_ids.push_back(static_cast<std::uint16_t>(vocab_.id(t)));
   auto per_bar = music::remi_tokens_per_bar(plain_ids);
   per_bar.resize(static_cast<std::size_t>(n_bars), per_bar.empty() ? 8 : per_bar.back());
   std::mt19937_64 rng(o.seed * 7919ull + 17);

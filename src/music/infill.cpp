@@ -87,7 +87,7 @@ FillArrangement remi_fill_arrange(const Score& q, const std::vector<int>& bar_ke
   Score context = remi_bars(q, bars, from_bar, to_bar, [&](const Note& n) {
     return !(span.fills_instrument(n) && (span.absent || in_span(n)));
   });
-  out.context = remi_encode(context, opt, layout);
+  out.context = remi_encode(context, written_out(opt), layout);  // bars left out: no Repeat
   out.context.push_back("Fill");
   Score middle = remi_bars(q, bars, span.first_bar, span.end_bar, [&](const Note& n) { return span.fills_instrument(n); });
   RemiBars middle_layout;
@@ -95,7 +95,7 @@ FillArrangement remi_fill_arrange(const Score& q, const std::vector<int>& bar_ke
   // Every bar of the span is stated, empty ones after the last note too, so that the middle
   // ends (FillEnd) only where the span does; a middle without notes is FillEnd alone.
   if (!middle.notes.empty()) middle_layout.min_bars = span.end_bar - span.first_bar;
-  out.middle = remi_encode(middle, opt, middle_layout);
+  out.middle = remi_encode(middle, written_out(opt), middle_layout);
   out.middle.push_back("FillEnd");
   return out;
 }
@@ -175,7 +175,7 @@ std::vector<Note> remi_fill_notes(const std::vector<std::string>& middle, const 
                                   const FillSpan& span, const RemiOptions& opt) {
   std::vector<std::string> tokens = middle;
   if (!tokens.empty() && tokens.back() == "FillEnd") tokens.pop_back();
-  Score s = remi_decode(tokens, opt);
+  Score s = remi_decode(tokens, written_out(opt));
   const std::uint64_t shift = bar_ticks[static_cast<std::size_t>(span.first_bar)];
   for (auto& n : s.notes) n.start_tick += shift, n.end_tick += shift;
   return s.notes;

@@ -114,6 +114,9 @@ const Vocab& vocab() {
     for (int k = RemiSettings::kMinDrum; k <= RemiSettings::kMaxDrum; ++k) items.emplace_back(fmt::format("Drum_{}", k), k);
     add_kind(RemiKind::kDrum, items);
     add_kind(RemiKind::kFill, {{"Hole", 0}, {"Fill", 1}, {"FillEnd", 2}});
+    items.clear();
+    for (int k = 1; k <= RemiSettings::kMaxRepeat; ++k) items.emplace_back(fmt::format("Repeat_{}", k), k);
+    add_kind(RemiKind::kRepeat, items);
     return x;
   }();
   return v;
@@ -310,7 +313,8 @@ std::vector<Bar> layout_bars(const Grid& g, int min_bars = 0) {
 
 std::vector<std::string> remi_vocabulary(const RemiOptions& o) {
   const auto& all = vocab().tokens;
-  if (o.infill) return all;
+  if (o.repeats) return all;
+  if (o.infill) return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(RemiKind::kRepeat));
   if (o.instruments) return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(RemiKind::kFill));
   return std::vector<std::string>(all.begin(), all.begin() + remi_first_id(o.keys ? RemiKind::kProgram : RemiKind::kKey));
 }
@@ -410,6 +414,10 @@ std::vector<RemiPart> remi_parts(const Score& s) {
 std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt) { return remi_encode(s, opt, RemiBars{}); }
 
 std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt, const RemiBars& layout) {
+  if (opt.repeats) {
+    if (!layout.holes.empty()) throw Error("REMI: a sequence with Hole markers is written out (no Repeat tokens)");
+    return remi_collapse_repeats(remi_encode(s, written_out(opt), layout));
+  }
   Grid g = to_grid(s, opt);
   const auto& V = vocab();
   std::vector<int> bar_keys = layout.keys;
@@ -461,7 +469,85 @@ std::vector<std::string> remi_encode(const Score& s, const RemiOptions& opt, con
   return out;
 }
 
-Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt) {
+namespace {
+
+bool is_repeat(const std::string& t) { return t.rfind("Repeat_", 0) == 0; }
+bool is_position(const std::string& t) { return t.rfind("Position_", 0) == 0; }
+
+/// A sequence as bars: each bar's opening (from its Bar up to its first Position) and its body.
+struct SplitBar {
+  std::vector<std::string> opening, body;
+};
+
+std::vector<SplitBar> split_bars(const std::vector<std::string>& tokens) {
+  std::vector<SplitBar> bars;
+  for (const auto& t : tokens) {
+    if (t == "Bar" || bars.empty()) bars.emplace_back();
+    SplitBar& b = bars.back();
+    if (b.body.empty() && !is_position(t)) b.opening.push_back(t);
+    else b.body.push_back(t);
+  }
+  return bars;
+}
+
+}  // namespace
+
+std::vector<std::string> remi_expand_repeats(const std::vector<std::string>& tokens) {
+  std::vector<std::string> out;
+  std::vector<std::vector<std::string>> bodies;  // of the bars so far, written out
+  std::size_t bar_begin = 0;                     // index in `out` of the current bar's Bar
+  bool in_body = false, repeated = false;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    if (t == "Bar") {
+      if (!out.empty()) bodies.emplace_back();
+      if (!bodies.empty()) {
+        std::size_t from = bar_begin;
+        while (from < out.size() && !is_position(out[from])) ++from;
+        bodies.back().assign(out.begin() + static_cast<long>(from), out.end());
+      }
+      bar_begin = out.size();
+      in_body = repeated = false;
+      out.push_back(t);
+      continue;
+    }
+    if (repeated) throw Error(fmt::format("token {}: '{}' after a Repeat (a repeated bar ends there)", i, t));
+    if (!is_repeat(t)) {
+      in_body = in_body || is_position(t);
+      out.push_back(t);
+      continue;
+    }
+    const int k = std::atoi(t.c_str() + 7);
+    if (out.empty() || in_body) throw Error(fmt::format("token {}: '{}' must come right after a bar's opening", i, t));
+    if (k < 1 || static_cast<std::size_t>(k) > bodies.size() || bodies[bodies.size() - static_cast<std::size_t>(k)].empty()) {
+      throw Error(fmt::format("token {}: '{}' points at no earlier bar with notes", i, t));
+    }
+    const auto body = bodies[bodies.size() - static_cast<std::size_t>(k)];
+    out.insert(out.end(), body.begin(), body.end());
+    repeated = true;
+  }
+  return out;
+}
+
+std::vector<std::string> remi_collapse_repeats(const std::vector<std::string>& tokens) {
+  std::vector<SplitBar> bars = split_bars(tokens);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    out.insert(out.end(), bars[i].opening.begin(), bars[i].opening.end());
+    int k = 0;
+    for (std::size_t d = 1; !bars[i].body.empty() && d <= std::min<std::size_t>(i, RemiSettings::kMaxRepeat) && !k; ++d) {
+      if (bars[i - d].body == bars[i].body) k = static_cast<int>(d);
+    }
+    if (k) out.push_back(fmt::format("Repeat_{}", k));
+    else out.insert(out.end(), bars[i].body.begin(), bars[i].body.end());
+  }
+  return out;
+}
+
+Score remi_decode(const std::vector<std::string>& written, const RemiOptions& repeat_opt) {
+  if (repeat_opt.repeats) return remi_decode(remi_expand_repeats(written), written_out(repeat_opt));
+  const std::vector<std::string>& tokens = written;
+  const RemiOptions& opt = repeat_opt;
   const auto& V = vocab();
   Score s;
   s.ticks_per_quarter = 480;
@@ -544,7 +630,8 @@ Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt
         duration[static_cast<std::size_t>(grammar.instrument())] = val;
         stated = true;
         break;
-      case RemiKind::kFill: break;  // the grammar refused it above
+      case RemiKind::kFill:
+      case RemiKind::kRepeat: break;  // the grammar refused it above
     }
   }
   flush();
@@ -631,7 +718,50 @@ void RemiGrammar::allow_note_end(std::vector<bool>& a) const {
   a[static_cast<std::size_t>(remi_first_id(RemiKind::kBar))] = true;
 }
 
+const std::vector<int>& RemiGrammar::repeat_body(int k) const {
+  static const std::vector<int> kNone;
+  if (k < 1 || static_cast<std::size_t>(k) > bodies_.size()) return kNone;
+  return bodies_[bodies_.size() - static_cast<std::size_t>(k)];
+}
+
+bool RemiGrammar::could_repeat() const {
+  const bool after_opening = opt_.keys ? state_ == State::kAfterKey : (state_ == State::kAfterBar || state_ == State::kAfterTimeSig);
+  return opt_.repeats && after_opening && pos_ < 0 && tempo_index_ >= 0 && !in_header() && !bodies_.empty();
+}
+
+// Repeat_k may come where the bar's first Position could, for the nearest of equal bodies,
+// when the body is valid in this bar's state (a bar written out the same way would be).
+void RemiGrammar::allow_repeats(std::vector<bool>& a) const {
+  RemiGrammar plain = *this;
+  plain.opt_.repeats = false;
+  plain.bodies_.clear();
+  for (int k = 1; k <= static_cast<int>(std::min<std::size_t>(bodies_.size(), RemiSettings::kMaxRepeat)); ++k) {
+    const auto& body = repeat_body(k);
+    bool nearer = false;
+    for (int j = 1; j < k && !nearer; ++j) nearer = repeat_body(j) == body;
+    if (body.empty() || nearer) continue;
+    RemiGrammar g = plain;
+    bool ok = true;
+    for (int id : body) ok = ok && g.feed(id);
+    if (ok) a[static_cast<std::size_t>(remi_first_id(RemiKind::kRepeat) + k - 1)] = true;
+  }
+}
+
 void RemiGrammar::allowed(std::vector<bool>& a) const {
+  allowed_written(a);
+  if (!opt_.repeats) return;
+  const auto bar = static_cast<std::size_t>(remi_first_id(RemiKind::kBar));
+  if (state_ == State::kAfterRepeat) {
+    std::fill(a.begin(), a.end(), false);
+    a[bar] = true;
+    return;
+  }
+  if (could_repeat()) allow_repeats(a);
+  // A bar written out as one of the last kMaxRepeat is a Repeat: it may not end so.
+  if (a[bar] && !body_.empty() && std::find(bodies_.begin(), bodies_.end(), body_) != bodies_.end()) a[bar] = false;
+}
+
+void RemiGrammar::allowed_written(std::vector<bool>& a) const {
   const int V = static_cast<int>(vocab().tokens.size());
   a.assign(static_cast<std::size_t>(V), false);
   auto allow_positions_after = [&](int from) {
@@ -705,6 +835,7 @@ void RemiGrammar::allowed(std::vector<bool>& a) const {
       if (opt_.compact && duration_[u] >= 0) allow_note_end(a);
       break;
     case State::kAfterDuration: allow_note_end(a); break;
+    case State::kAfterRepeat: break;  // see allowed()
   }
 }
 
@@ -714,7 +845,25 @@ bool RemiGrammar::feed(int id) {
   allowed(a);
   if (!a[static_cast<std::size_t>(id)]) return false;
   int val = remi_value(id);
-  switch (remi_kind(id)) {
+  const RemiKind kind = remi_kind(id);
+  if (kind == RemiKind::kRepeat) {
+    const std::vector<int> body = repeat_body(val);
+    for (int b : body) {
+      if (!feed(b)) throw Error("REMI grammar: a repeated body broke the grammar it was checked against");
+    }
+    state_ = State::kAfterRepeat;
+    return true;
+  }
+  if (opt_.repeats) {
+    if (kind == RemiKind::kBar && bars_ > 0) {
+      bodies_.push_back(std::move(body_));
+      if (bodies_.size() > static_cast<std::size_t>(RemiSettings::kMaxRepeat)) bodies_.erase(bodies_.begin());
+      body_.clear();
+    } else if (kind != RemiKind::kBar && (kind == RemiKind::kPosition || !body_.empty())) {
+      body_.push_back(id);
+    }
+  }
+  switch (kind) {
     case RemiKind::kBar:
       state_ = State::kAfterBar;
       pos_ = -1;
@@ -773,7 +922,8 @@ bool RemiGrammar::feed(int id) {
       duration_[static_cast<std::size_t>(note_instrument_)] = val;
       state_ = State::kAfterDuration;
       break;
-    case RemiKind::kFill: return false;  // never allowed (see allowed())
+    case RemiKind::kFill:
+    case RemiKind::kRepeat: return false;  // never allowed (see allowed()); Repeat is fed above
   }
   return true;
 }

@@ -23,6 +23,14 @@
 //   - a part is its instrument: notes of one program on any tracks and channels are one part,
 //     and a piece keeps its 15 pitched programs with the most notes (MIDI has 15 channels
 //     beside the drums); decoded parts get channels 0-8, 10-15 in order of first note.
+// A fourth option, `repeats` (with instruments and infill: it needs their ids before its own),
+// lets a bar say that it is an earlier bar again: Repeat_k (k = 1..32) right after the bar's
+// opening stands for the body of the bar k bars back (its tokens from its first Position on,
+// as written out), and the bar ends there. The encoder uses it wherever a bar's body equals
+// one of the 32 before it (the nearest such), so the sequence stays the only encoding of its
+// music: RemiGrammar refuses a bar written out that a Repeat could state, and a Repeat of a
+// bar whose body is not valid in the bar's state (compact values). Motifs, riffs and sections
+// that come again cost a model one step, and it can learn where music repeats (docs/tokens.md).
 #pragma once
 #include <optional>
 #include <string>
@@ -43,6 +51,7 @@ struct RemiSettings {
   static constexpr int kDrumGrid = 12; ///< a drum hit's length on the grid (a quarter note)
   static constexpr int kVelocityBins = 16;
   static constexpr int kMaxBarGrid = 96;  ///< longest bar: 8 quarter notes (8/4, 4/2, 16/8)
+  static constexpr int kMaxRepeat = 32;   ///< Repeat_k reaches this many bars back
 };
 
 struct RemiOptions {
@@ -50,7 +59,23 @@ struct RemiOptions {
   bool keys = false;         ///< a Key token in every bar
   bool instruments = false;  ///< Program and Drum tokens: every note keeps its instrument
   bool infill = false;       ///< the fill-in-the-middle markers Hole, Fill, FillEnd (music/infill.h)
+  bool repeats = false;      ///< Repeat_k: a bar that is the bar k back again (needs instruments and infill)
 };
+
+/// The same options with every bar written out (no Repeat): what infilling arranges, as its
+/// context has bars left out that a Repeat could point at.
+inline RemiOptions written_out(RemiOptions o) {
+  o.repeats = false;
+  return o;
+}
+
+/// The sequence with every Repeat_k replaced by the body it stands for; throws Error naming the
+/// token index of a Repeat that points before the first bar or at a bar with no body, or that
+/// does not come right after a bar's opening.
+std::vector<std::string> remi_expand_repeats(const std::vector<std::string>& tokens);
+/// The inverse: each bar whose body equals one of the kMaxRepeat bodies before it (the nearest)
+/// becomes its opening and Repeat_k. remi_expand_repeats(remi_collapse_repeats(t)) == t.
+std::vector<std::string> remi_collapse_repeats(const std::vector<std::string>& tokens);
 
 /// What remi_encode may do besides encoding the notes (for infilling, music/infill.h).
 struct RemiBars {
@@ -60,8 +85,9 @@ struct RemiBars {
 };
 
 /// Token text of the vocabulary, in id order (Bar, TimeSig_*, Position_*, Tempo_*, Pitch_*,
-/// Velocity_*, Duration_*, Key_*, Program_*, Drum_*, then Hole, Fill, FillEnd). Same for every
-/// piece: fixed by the settings. Without infill it ends after the Drum tokens (515), without
+/// Velocity_*, Duration_*, Key_*, Program_*, Drum_*, then Hole, Fill, FillEnd, then Repeat_1..32).
+/// Same for every piece: fixed by the settings. Without repeats it ends after FillEnd (518),
+/// without infill after the Drum tokens (515), without
 /// instruments after the Key tokens (325), without keys and instruments after the Duration
 /// tokens (301), so older runs keep their ids.
 std::vector<std::string> remi_vocabulary(const RemiOptions& options = {});
@@ -111,8 +137,9 @@ inline int remi_key_index(int tonic, bool minor) { return tonic + (minor ? 12 : 
 // --- Grammar, for constrained sampling: which token kinds may follow.
 /// kFill: the infilling markers (value 0 Hole, 1 Fill, 2 FillEnd), which the grammar of a piece
 /// never allows (they frame pieces: music/infill.h).
-enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey, kProgram, kDrum, kFill };
-constexpr int kRemiKinds = 11;
+/// kRepeat: Repeat_k (value k), a bar that is the bar k back again.
+enum class RemiKind { kBar, kTimeSig, kPosition, kTempo, kPitch, kVelocity, kDuration, kKey, kProgram, kDrum, kFill, kRepeat };
+constexpr int kRemiKinds = 12;
 /// Kind and value of a vocabulary id (value: position, pitch, bin index, duration index...).
 RemiKind remi_kind(int id);
 int remi_value(int id);
@@ -143,9 +170,15 @@ class RemiGrammar {
   bool expects_key() const;
   /// Whether the bar's opening is complete (TimeSig, and Key with keys) so a header may begin.
   bool expects_header_now() const { return opt_.keys ? state_ == State::kAfterKey : state_ == State::kAfterTimeSig; }
+  /// The body (ids as written out) that Repeat_k would state now; empty if none (k out of
+  /// 1..kMaxRepeat, before the first bar, or a bar without notes).
+  const std::vector<int>& repeat_body(int k) const;
 
  private:
-  enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterKey, kHeader, kAfterPosition, kAfterTempo, kAfterProgram, kAfterPitch, kAfterDrum, kAfterVelocity, kAfterDuration };
+  enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterKey, kHeader, kAfterPosition, kAfterTempo, kAfterProgram, kAfterPitch, kAfterDrum, kAfterVelocity, kAfterDuration, kAfterRepeat };
+  void allowed_written(std::vector<bool>& a) const;
+  void allow_repeats(std::vector<bool>& a) const;
+  bool could_repeat() const;
   void allow_note_end(std::vector<bool>& a) const;
   void allow_header(std::vector<bool>& a) const;
   void allow_programs(std::vector<bool>& a, int from, int except) const;
@@ -171,6 +204,9 @@ class RemiGrammar {
   int pos_ = -1;
   int last_pitch_ = -1;
   int bars_ = 0;
+  // With repeats: the bodies of the last kMaxRepeat bars (oldest first) and the current one's.
+  std::vector<std::vector<int>> bodies_;
+  std::vector<int> body_;
 };
 
 }  // namespace arioso::music

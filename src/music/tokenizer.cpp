@@ -23,6 +23,7 @@ nlohmann::json TokenizerConfig::to_json() const {
     j["keys"] = remi.keys;
     j["instruments"] = remi.instruments;
     j["infill"] = remi.infill;
+    j["repeats"] = remi.repeats;
   }
   return j;
 }
@@ -37,6 +38,7 @@ TokenizerConfig TokenizerConfig::from_json(const nlohmann::json& j) {
     c.remi.keys = j.value("keys", false);
     c.remi.instruments = j.value("instruments", false);
     c.remi.infill = j.value("infill", false);
+    c.remi.repeats = j.value("repeats", false);
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(fmt::format("tokenizer settings: {}", e.what()));
   }
@@ -50,12 +52,14 @@ void TokenizerConfig::validate() const {
   if (parse_part_selection(parts).kind == PartSelection::Kind::kAll && !(name == "remi" && remi.instruments)) {
     throw ConfigError("--parts all needs a tokenizer with instruments (--tokenizer remi)");
   }
+  if (remi.repeats && !(remi.instruments && remi.infill)) throw ConfigError("REMI's Repeat tokens need its instruments and infill markers");
 }
 
 TokenizerConfig tokenizer_named(const std::string& name) {
   TokenizerConfig c;
-  if (name == "remi") {
-    c.remi = RemiOptions{true, true, true, true};
+  if (name == "remi" || name == "remi-no-repeats") {
+    c.remi = RemiOptions{true, true, true, true, name == "remi"};
+    c.name = "remi";
     c.parts = "all";
   } else if (name == "remi-merged") {
     c.remi = RemiOptions{true, true, false};
@@ -64,7 +68,7 @@ TokenizerConfig tokenizer_named(const std::string& name) {
   } else if (name == "classic") {
     c.name = "classic";
   } else {
-    throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi, remi-merged, remi-plain or classic)", name));
+    throw ConfigError(fmt::format("unknown tokenizer '{}' (use remi, remi-no-repeats, remi-merged, remi-plain or classic)", name));
   }
   return c;
 }
@@ -108,7 +112,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
     else if (starts("Velocity_")) out.push_back(TokenKind::kVelocity);
     else if (starts("Program_") || starts("Instrument_")) out.push_back(TokenKind::kInstrument);
     else if (starts("Key_")) out.push_back(TokenKind::kStructure);
-    else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*, Hole, Fill, FillEnd
+    else out.push_back(TokenKind::kStructure);  // Bar, TimeSig_*, Tempo_*, Hole, Fill, FillEnd, Repeat_*
   }
   return out;
 }
@@ -116,7 +120,7 @@ std::vector<TokenKind> token_kinds(const std::vector<std::string>& vocab, const 
 Transposer::Transposer(const std::vector<std::string>& vocab, const TokenizerConfig& config)
     : supported_(supports_transposition(config)), pitch_(vocab.size(), -1), key_(vocab.size(), -1) {
   if (!supported_) return;
-  const auto all = remi_vocabulary(RemiOptions{false, true, true, true});
+  const auto all = remi_vocabulary(RemiOptions{false, true, true, true, true});
   for (std::size_t id = 0; id < vocab.size(); ++id) {
     if (id >= all.size() || vocab[id] != all[id]) throw Error(fmt::format("token {} ('{}') is not REMI's token {}", id, vocab[id], id));
     if (remi_kind(static_cast<int>(id)) == RemiKind::kPitch) pitch_[id] = remi_value(static_cast<int>(id));

@@ -307,7 +307,10 @@ Stream training_stream(const data::Corpus& corpus, bool with_fill) {
       for (auto id : p.tokens) text.push_back(corpus.vocab.token(id));
       f.score = music::remi_decode(text, st.remi);
       f.bar_keys = music::remi_bar_keys(f.score);
-      f.tokens_per_bar = music::remi_tokens_per_bar(p.tokens);
+      // What each bar costs written out, as a fill arrangement writes it (no Repeat).
+      std::vector<std::uint16_t> written;
+      for (const auto& t : st.remi.repeats ? music::remi_expand_repeats(text) : text) written.push_back(static_cast<std::uint16_t>(corpus.vocab.id(t)));
+      f.tokens_per_bar = music::remi_tokens_per_bar(written);
       st.fill.push_back(std::move(f));
     }
     const auto start = static_cast<std::int64_t>(st.tokens.size());
