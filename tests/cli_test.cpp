@@ -81,7 +81,8 @@ TEST(Cli, DemoEndToEnd) {
   for (int y = 0; y < 480; ++y) {
     for (int x = 0; x < 1200; ++x) {
       const unsigned char* p = px + y * stride + 4 * x;
-      coloured += (p[2] < 200 && p[0] > p[2] + 40);  // ARGB32 in memory is B, G, R, A: note blue, not the grey grid
+      // ARGB32 in memory is B, G, R, A: a note's colour (any instrument's), not the grey grid.
+      coloured += std::max({p[0], p[1], p[2]}) > std::min({p[0], p[1], p[2]}) + 40;
     }
   }
   cairo_surface_destroy(png);

@@ -730,20 +730,12 @@ bool RemiGrammar::could_repeat() const {
 }
 
 // Repeat_k may come where the bar's first Position could, for the nearest of equal bodies,
-// when the body is valid in this bar's state (a bar written out the same way would be).
+// when the body is valid in this bar's state (a bar written out the same way would be): as
+// feed_repeat decides.
 void RemiGrammar::allow_repeats(std::vector<bool>& a) const {
-  RemiGrammar plain = *this;
-  plain.opt_.repeats = false;
-  plain.bodies_.clear();
   for (int k = 1; k <= static_cast<int>(std::min<std::size_t>(bodies_.size(), RemiSettings::kMaxRepeat)); ++k) {
-    const auto& body = repeat_body(k);
-    bool nearer = false;
-    for (int j = 1; j < k && !nearer; ++j) nearer = repeat_body(j) == body;
-    if (body.empty() || nearer) continue;
-    RemiGrammar g = plain;
-    bool ok = true;
-    for (int id : body) ok = ok && g.feed(id);
-    if (ok) a[static_cast<std::size_t>(remi_first_id(RemiKind::kRepeat) + k - 1)] = true;
+    RemiGrammar g = *this;
+    if (g.feed_repeat(k)) a[static_cast<std::size_t>(remi_first_id(RemiKind::kRepeat) + k - 1)] = true;
   }
 }
 
@@ -841,19 +833,35 @@ void RemiGrammar::allowed_written(std::vector<bool>& a) const {
 
 bool RemiGrammar::feed(int id) {
   if (id < 0 || id >= static_cast<int>(vocab().tokens.size())) return false;
+  if (remi_kind(id) == RemiKind::kRepeat) return feed_repeat(remi_value(id));
   std::vector<bool> a;
   allowed(a);
   if (!a[static_cast<std::size_t>(id)]) return false;
-  int val = remi_value(id);
-  const RemiKind kind = remi_kind(id);
-  if (kind == RemiKind::kRepeat) {
-    const std::vector<int> body = repeat_body(val);
-    for (int b : body) {
-      if (!feed(b)) throw Error("REMI grammar: a repeated body broke the grammar it was checked against");
-    }
-    state_ = State::kAfterRepeat;
-    return true;
+  apply(id);
+  return true;
+}
+
+bool RemiGrammar::feed_repeat(int k) {
+  const auto& body = repeat_body(k);
+  if (!could_repeat() || body.empty()) return false;
+  for (int j = 1; j < k; ++j) {
+    if (repeat_body(j) == body) return false;  // the nearest equal bar is the one named
   }
+  RemiGrammar g = *this;
+  std::vector<bool> a;
+  for (int id : body) {
+    g.allowed_written(a);
+    if (!a[static_cast<std::size_t>(id)]) return false;
+    g.apply(id);
+  }
+  *this = std::move(g);
+  state_ = State::kAfterRepeat;
+  return true;
+}
+
+void RemiGrammar::apply(int id) {
+  const int val = remi_value(id);
+  const RemiKind kind = remi_kind(id);
   if (opt_.repeats) {
     if (kind == RemiKind::kBar && bars_ > 0) {
       bodies_.push_back(std::move(body_));
@@ -923,9 +931,8 @@ bool RemiGrammar::feed(int id) {
       state_ = State::kAfterDuration;
       break;
     case RemiKind::kFill:
-    case RemiKind::kRepeat: return false;  // never allowed (see allowed()); Repeat is fed above
+    case RemiKind::kRepeat: break;  // never allowed (see allowed()); a Repeat is fed by feed_repeat
   }
-  return true;
 }
 
 }  // namespace arioso::music

@@ -177,6 +177,8 @@ class RemiGrammar {
  private:
   enum class State { kStart, kAfterBar, kAfterTimeSig, kAfterKey, kHeader, kAfterPosition, kAfterTempo, kAfterProgram, kAfterPitch, kAfterDrum, kAfterVelocity, kAfterDuration, kAfterRepeat };
   void allowed_written(std::vector<bool>& a) const;
+  bool feed_repeat(int k);
+  void apply(int id);  // a token allowed_written() allows
   void allow_repeats(std::vector<bool>& a) const;
   bool could_repeat() const;
   void allow_note_end(std::vector<bool>& a) const;
