@@ -544,10 +544,8 @@ std::vector<std::string> remi_collapse_repeats(const std::vector<std::string>& t
   return out;
 }
 
-Score remi_decode(const std::vector<std::string>& written, const RemiOptions& repeat_opt) {
-  if (repeat_opt.repeats) return remi_decode(remi_expand_repeats(written), written_out(repeat_opt));
-  const std::vector<std::string>& tokens = written;
-  const RemiOptions& opt = repeat_opt;
+Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& opt) {
+  if (opt.repeats) return remi_decode(remi_expand_repeats(tokens), written_out(opt));  // token indices: of the bars written out
   const auto& V = vocab();
   Score s;
   s.ticks_per_quarter = 480;

@@ -123,7 +123,8 @@ std::vector<std::string> remi_encode(const Score& score, const RemiOptions& opti
 /// The same with the bars laid out as `bars` asks (more bars, given keys, Hole markers).
 std::vector<std::string> remi_encode(const Score& score, const RemiOptions& options, const RemiBars& bars);
 /// Music of a token sequence at 480 ticks per quarter; throws Error naming the first token
-/// index that breaks the grammar. Key tokens become key signatures where the key changes.
+/// index that breaks the grammar (with repeats: an index of the bars written out, or the Repeat's
+/// own when it points at nothing). Key tokens become key signatures where the key changes.
 Score remi_decode(const std::vector<std::string>& tokens, const RemiOptions& options = {});
 /// Shifts every Pitch token and every Key's tonic by `semitones` (drums stay); nullopt if any
 /// pitch would leave 21..108.
