@@ -14,9 +14,12 @@
 #include "data/prepare.h"
 #include "midi/midi_file.h"
 #include "midi/notes.h"
+#include "music/instruments.h"
 #include "music/score.h"
 #include "eval/originality.h"
 #include "render/render.h"
+#include "serve/compose_request.h"
+#include "serve/job_queue.h"
 #include "serve/request_policy.h"
 #include "serve/server.h"
 #include "test_util.h"
@@ -496,4 +499,162 @@ TEST_F(ServeTest, TheUsersOwnSongOpensAndItsEditsSayWhatIsWrong) {
   done = wait_done(json::parse(r->body)["id"]);
   EXPECT_EQ(done["status"], "failed");
   EXPECT_NE(done.value("error", "").find("this run cannot fill in"), std::string::npos) << done.dump();
+}
+
+// The compose request as a pure function of its body, with no server.
+TEST(ComposeRequest, ReadsAndChecksEverySetting) {
+  serve::RequestLimits limits;
+  limits.runs = {"first", "second"};
+  limits.max_bars = 16;
+  limits.default_seed = 99;
+  auto json_body = [](const json& j) { return serve::RequestBody{false, j.dump(), {}}; };
+  auto r = serve::parse_compose_request(json_body({{"bars", 4}, {"temperature", "0.8"}, {"top_p", 0.9}, {"seed", 7}, {"key", "A:minor"},
+                                                   {"instruments", "piano,bass"}, {"no_drums", true}}), limits);
+  EXPECT_EQ(r.run, "first");
+  EXPECT_EQ(r.mode, "compose");
+  EXPECT_EQ(r.g.bars, 4);
+  EXPECT_DOUBLE_EQ(r.g.temperature, 0.8);
+  EXPECT_DOUBLE_EQ(r.g.top_p, 0.9);
+  EXPECT_EQ(r.g.seed, 7u);
+  EXPECT_EQ(r.g.key, generate::parse_key("A:minor"));
+  EXPECT_DOUBLE_EQ(r.g.key_strength, -1);
+  ASSERT_TRUE(r.g.instruments.has_value());
+  EXPECT_EQ(r.g.instruments->groups, music::parse_instruments("piano,bass").groups);
+  EXPECT_TRUE(r.g.no_drums);
+  EXPECT_FALSE(r.g.keep_primer);
+  EXPECT_EQ(r.params["run"], "first");
+  // Defaults: 8 bars, the limits' seed, the studio's sampling (the command line's).
+  r = serve::parse_compose_request(serve::RequestBody{}, limits);
+  EXPECT_EQ(r.g.bars, 8);
+  EXPECT_EQ(r.g.seed, 99u);
+  EXPECT_DOUBLE_EQ(r.g.top_p, generate::GenerateOptions{}.top_p);
+  EXPECT_EQ(r.params, json({{"run", "first"}, {"seed", 99}}));
+  r = serve::parse_compose_request(json_body({{"run", "second"}, {"seconds", 30}}), limits);
+  EXPECT_EQ(r.run, "second");
+  EXPECT_DOUBLE_EQ(r.g.seconds, 30);
+  struct Case {
+    std::string body;
+    int status;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {R"({"bars": 4, "loudness": 3})", 400, "unknown setting 'loudness'; known: run, bars, seconds"},
+      {R"({"bars": 2.5})", 400, "bars: must be a whole number"},
+      {R"({"bars": 17})", 400, "bars = 17: must be between 1 and 16"},
+      {R"({"temperature": 5})", 400, "temperature = 5: must be between 0.05 and 3"},
+      {R"({"temperature": "warm"})", 400, "temperature: expected a number, got \"warm\""},
+      {R"({"tempo": 10})", 400, "tempo: 0 (the model's) or between 20 and 400 BPM"},
+      {R"({"key": "H:major"})", 400, "key: "},
+      {R"({"instruments": "kazoo"})", 400, "instruments: "},
+      {R"({"run": "third"})", 404, "unknown run 'third'"},
+      {R"([1, 2])", 400, "the body must be a JSON object"},
+      {R"({"bars": )", 400, "the body is not JSON"},
+      {R"({"mode": "remix"})", 400, "mode 'remix': use compose, open, infill or accompany"},
+      {R"({"mode": "open"})", 400, "mode open: send the song"},
+      {R"({"mode": "infill", "from": "0123456789abcdef"})", 400, "infill: give fill_bars"},
+      {R"({"mode": "accompany", "from": "0123456789abcdef", "add": "kazoo"})", 400, "kazoo"},
+  };
+  for (const auto& c : cases) {
+    try {
+      serve::parse_compose_request(serve::RequestBody{false, c.body, {}}, limits);
+      ADD_FAILURE() << c.body << " was accepted";
+    } catch (const serve::BadRequest& e) {
+      EXPECT_EQ(e.status, c.status) << c.body;
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.body << " -> " << e.what();
+    }
+  }
+}
+
+TEST(ComposeRequest, ReadsFormsWithAFileAndTheSongModes) {
+  serve::RequestLimits limits;
+  limits.runs = {"run"};
+  limits.max_upload_bytes = 4000;
+  const std::string midi = walking_tune_midi(3, 16);
+  ASSERT_LT(midi.size(), limits.max_upload_bytes);
+  serve::RequestBody form{true, "", {{"params", "", R"({"bars": 3, "seed": 5})"}, {"temperature", "", "0.7"}, {"primer", "mine.mid", midi}}};
+  auto r = serve::parse_compose_request(form, limits);
+  EXPECT_EQ(r.g.bars, 3);
+  EXPECT_DOUBLE_EQ(r.g.temperature, 0.7);
+  ASSERT_TRUE(r.upload.has_value());
+  EXPECT_EQ(r.upload->content, midi);
+  EXPECT_EQ(r.params["primer"], "mine.mid");
+  // The song modes: the upload is the song; fill_bars 1-based inclusive; sampling carried over.
+  form.fields.push_back({"mode", "", "infill"});
+  form.fields.push_back({"fill_bars", "", "2-3"});
+  r = serve::parse_compose_request(form, limits);
+  EXPECT_EQ(r.mode, "infill");
+  EXPECT_EQ(r.fill.first_bar, 1);
+  EXPECT_EQ(r.fill.end_bar, 3);
+  EXPECT_DOUBLE_EQ(r.fill.temperature, 0.7);
+  EXPECT_EQ(r.fill.seed, 5u);
+  EXPECT_EQ(r.params["song"], "mine.mid");
+  r = serve::parse_compose_request(serve::RequestBody{false, R"({"mode": "accompany", "from": "00000000000000aa", "add": "bass"})", {}}, limits);
+  EXPECT_EQ(r.from, "00000000000000aa");
+  EXPECT_TRUE(r.fill.add);
+  ASSERT_TRUE(r.fill.instruments.has_value());
+  EXPECT_EQ(r.fill.instruments->groups, music::parse_instruments("bass").groups);
+  auto refusal = [&](const serve::RequestBody& b) {
+    try {
+      serve::parse_compose_request(b, limits);
+    } catch (const serve::BadRequest& e) {
+      return std::to_string(e.status) + " " + e.what();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refusal({true, "", {{"params", "", "[3]"}}}), "400 params: must be a JSON object");
+  EXPECT_EQ(refusal({true, "", {{"primer", "big.mid", std::string(5000, 'M')}}}), "413 primer 'big.mid': 5000 bytes, more than the limit of 4000");
+  EXPECT_EQ(refusal({true, "", {{"primer", "a.txt", "hello"}}}).rfind("400 primer is not a MIDI file: ", 0), 0u);
+  EXPECT_EQ(refusal({true, "", {{"mode", "", "open"}, {"primer", "a.txt", "hello"}}}).rfind("400 song is not a MIDI file: ", 0), 0u);
+}
+
+// The queue's order, its limit, its positions and the storage cap, with no server.
+TEST(JobQueue, QueuesInOrderRefusesWhenFullAndKeepsStorageUnderItsCap) {
+  const std::string dir = temp_dir("job-queue");
+  serve::JobQueue q(2, 100);
+  std::vector<std::shared_ptr<serve::Job>> jobs;
+  for (int i = 0; i < 3; ++i) {
+    auto j = std::make_shared<serve::Job>();
+    j->id = std::string(15, '0') + std::to_string(i);
+    j->dir = dir + "/" + j->id;
+    fs::create_directories(j->dir);
+    jobs.push_back(j);
+  }
+  EXPECT_EQ(q.push(jobs[0]), 0);
+  EXPECT_EQ(q.push(jobs[1]), 0);
+  EXPECT_EQ(q.push(jobs[2]), 5);  // full: retry after ceil(5 s x 2 waiting / 2)
+  EXPECT_FALSE(q.describe(jobs[2]->id).has_value());
+  EXPECT_EQ((*q.describe(jobs[1]->id))["position"], 2);
+  EXPECT_EQ((*q.describe(jobs[1]->id))["urls"]["midi"], "/api/pieces/" + jobs[1]->id + "/piece.mid");
+  auto first = q.next();
+  ASSERT_EQ(first, jobs[0]);
+  EXPECT_EQ((*q.describe(jobs[0]->id))["status"], "running");
+  EXPECT_EQ((*q.describe(jobs[1]->id))["position"], 1);
+  q.finish(*first, "", 2.0, 60, {{"notes", 12}});
+  auto d = *q.describe(jobs[0]->id);
+  EXPECT_EQ(d["status"], "done");
+  EXPECT_EQ(d["summary"]["notes"], 12);
+  EXPECT_EQ(q.push(jobs[2]), 0);
+  auto second = q.next();
+  ASSERT_EQ(second, jobs[1]);
+  q.finish(*second, "no model", 1.0, 60, {});  // 120 bytes stored: the oldest piece goes
+  EXPECT_FALSE(q.describe(jobs[0]->id).has_value());
+  EXPECT_FALSE(fs::exists(jobs[0]->dir));
+  EXPECT_TRUE(fs::exists(jobs[1]->dir));
+  d = *q.describe(jobs[1]->id);
+  EXPECT_EQ(d["status"], "failed");
+  EXPECT_EQ(d["error"], "no model");
+  EXPECT_FALSE(d.contains("summary"));
+  std::string seen;
+  EXPECT_TRUE(q.with_job(jobs[1]->id, [&](const serve::Job& j) { seen = j.status; }));
+  EXPECT_EQ(seen, "failed");
+  EXPECT_FALSE(q.with_job("ffffffffffffffff", [](const serve::Job&) {}));
+  // A paused worker gets nothing once stopped, and the queued job stays queued.
+  q.set_paused(true);
+  std::shared_ptr<serve::Job> got = jobs[0];
+  std::thread worker([&] { got = q.next(); });
+  q.stop();
+  worker.join();
+  EXPECT_EQ(got, nullptr);
+  EXPECT_EQ((*q.describe(jobs[2]->id))["status"], "queued");
+  fs::remove_all(dir);
 }

@@ -1,6 +1,9 @@
-// The studio's server; see server.h. Handlers validate and answer at once; the one worker
-// thread composes, renders and analyses, in the order requests came.
+// The studio's server; see server.h: its routes and the worker. Handlers validate and answer at
+// once (requests are read by compose_request.h, refused by request_policy.h); the one worker
+// thread takes pieces from the queue (job_queue.h) and composes, renders and analyses them.
 #include "serve/server.h"
+#include "serve/compose_request.h"
+#include "serve/job_queue.h"
 #include "serve/request_policy.h"
 
 #include <arpa/inet.h>
@@ -11,8 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -61,29 +62,6 @@ struct Run {
   bool reference_tried = false;
 };
 
-struct Job {
-  std::string id, run;
-  std::string mode = "compose";  // compose | open (a song as it is) | infill | accompany (of the song)
-  generate::GenerateOptions g;
-  generate::InfillOptions fill;
-  json params;
-  std::string dir;
-  std::string status = "queued";  // queued | running | done | failed
-  std::string stage = "waiting in the queue";
-  double progress = 0;
-  std::string error;
-  json summary;
-  double seconds_taken = 0;
-  std::uint64_t bytes = 0;
-  Clock::time_point created = Clock::now();
-};
-
-class BadRequest : public std::runtime_error {
- public:
-  BadRequest(int code, const std::string& what) : std::runtime_error(what), status(code) {}
-  int status;
-};
-
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
@@ -105,37 +83,6 @@ std::string new_id() {
   return fmt::format("{:016x}", rng());
 }
 
-// A number from a JSON value or a form field's text; BadRequest when it is neither.
-double number(const json& v, const std::string& name) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    char* end = nullptr;
-    double x = std::strtod(s.c_str(), &end);
-    if (!s.empty() && end && *end == '\0' && std::isfinite(x)) return x;
-  }
-  throw BadRequest(400, fmt::format("{}: expected a number, got {}", name, v.dump()));
-}
-
-double in_range(const json& p, const std::string& name, double fallback, double lo, double hi) {
-  if (!p.contains(name) || p[name].is_null() || (p[name].is_string() && p[name].get<std::string>().empty())) return fallback;
-  double x = number(p[name], name);
-  if (x < lo || x > hi) throw BadRequest(400, fmt::format("{} = {}: must be between {} and {}", name, x, lo, hi));
-  return x;
-}
-
-// Refuses bytes that are not a MIDI file with notes, naming the field ("primer", "song") and the file.
-void check_midi_upload(const std::string& content, const std::string& field, const std::string& name) {
-  try {
-    std::vector<std::uint8_t> bytes(content.begin(), content.end());
-    midi::ReadOptions ro;
-    ro.path = name;
-    if (midi::extract_notes(midi::read_midi(bytes, ro)).empty()) throw BadRequest(400, fmt::format("{} '{}': a MIDI file without notes", field, name));
-  } catch (const Error& e) {
-    throw BadRequest(400, fmt::format("{} is not a MIDI file: {}", field, e.what()));
-  }
-}
-
 }  // namespace
 
 struct Server::Impl {
@@ -147,19 +94,12 @@ struct Server::Impl {
   std::vector<std::string> run_order;
   std::string data_dir;
 
-  std::mutex mu;
+  JobQueue queue;
   std::mutex mix_mu;  // mix.wav renderings
-  std::condition_variable cv;
-  std::deque<std::shared_ptr<Job>> queue;
-  std::map<std::string, std::shared_ptr<Job>> jobs;
-  std::deque<std::string> finished;  // oldest first, for the storage cap
-  std::uint64_t stored_bytes = 0;
-  double mean_job_s = 5;
-  bool paused = false, stopping = false;
   std::thread worker;
   std::function<void(const std::string&)> log;
 
-  explicit Impl(ServeOptions options) : o(std::move(options)) {
+  explicit Impl(ServeOptions options) : o(std::move(options)), queue(o.queue_capacity, o.max_storage_bytes) {
     if (o.runs.empty()) throw ConfigError("serve: give at least one run folder (from 'arioso train')");
     for (const auto& dir : o.runs) {
       auto run = std::make_unique<Run>();
@@ -189,11 +129,7 @@ struct Server::Impl {
   }
 
   ~Impl() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    cv.notify_all();
+    queue.stop();
     http.stop();
     if (worker.joinable()) worker.join();
     std::error_code ec;
@@ -255,27 +191,24 @@ struct Server::Impl {
     });
     http.Post("/api/compose", [this](const httplib::Request& req, httplib::Response& res) { compose(req, res); });
     http.Get(R"(/api/pieces/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu);
-      auto job = find_job(req.matches[1], res);
-      if (job) send_json(res, 200, describe(*job));
+      if (!valid_id(req.matches[1], res)) return;
+      auto d = queue.describe(req.matches[1]);
+      if (d) send_json(res, 200, *d);
+      else send_unknown_piece(res, req.matches[1]);
     });
     http.Get(R"(/api/pieces/([^/]+)/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::string path, type;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        auto job = find_job(req.matches[1], res);
-        if (!job) return;
-        const bool mix = req.matches[2] == "mix.wav";
-        auto f = kPieceFiles.find(req.matches[2]);
-        if (f == kPieceFiles.end() && !mix) return send_error(res, 404, fmt::format("no file '{}': a piece has piece.mid, piece.wav, piece.png, notes.json, analysis.json, mix.wav?parts=...", req.matches[2].str()));
-        if (job->status != "done") return send_error(res, 409, fmt::format("piece {} is {}; its files come when it is done", job->id, job->status));
-        if (mix) {
-          path = job->dir;
-        } else {
-          path = job->dir + "/" + f->first;
-          type = f->second;
-        }
-      }
+      if (!valid_id(req.matches[1], res)) return;
+      const bool mix = req.matches[2] == "mix.wav";
+      auto f = kPieceFiles.find(req.matches[2]);
+      std::string path, type, status;
+      const bool known = queue.with_job(req.matches[1], [&](const Job& job) {
+        status = job.status;
+        path = mix ? job.dir : job.dir + "/" + req.matches[2].str();
+      });
+      if (!known) return send_unknown_piece(res, req.matches[1]);
+      if (f == kPieceFiles.end() && !mix) return send_error(res, 404, fmt::format("no file '{}': a piece has piece.mid, piece.wav, piece.png, notes.json, analysis.json, mix.wav?parts=...", req.matches[2].str()));
+      if (status != "done") return send_error(res, 409, fmt::format("piece {} is {}; its files come when it is done", req.matches[1].str(), status));
+      if (!mix) type = f->second;
       if (type.empty()) return send_mix(req, res, path);
       if (!fs::exists(path)) return send_error(res, 404, fmt::format("piece {} has no {}", req.matches[1].str(), req.matches[2].str()));
       res.set_content(read_text(path), type);
@@ -313,267 +246,110 @@ struct Server::Impl {
     return it->second.get();
   }
 
-  std::shared_ptr<Job> find_job(const std::string& id, httplib::Response& res) {
+  static bool valid_id(const std::string& id, httplib::Response& res) {
     static const std::regex kId("[0-9a-f]{16}");
-    if (!std::regex_match(id, kId)) {
-      send_error(res, 400, "a piece id is 16 hexadecimal digits");
-      return nullptr;
-    }
-    auto it = jobs.find(id);
-    if (it == jobs.end()) {
-      send_error(res, 404, fmt::format("no piece {} (unknown, or removed to keep the server's storage under its cap)", id));
-      return nullptr;
-    }
-    return it->second;
+    if (std::regex_match(id, kId)) return true;
+    send_error(res, 400, "a piece id is 16 hexadecimal digits");
+    return false;
   }
 
-  json urls(const Job& j) const {
-    std::string b = "/api/pieces/" + j.id;
-    return {{"status", b}, {"midi", b + "/piece.mid"}, {"wav", b + "/piece.wav"}, {"png", b + "/piece.png"},
-            {"notes", b + "/notes.json"}, {"analysis", b + "/analysis.json"}};
+  static void send_unknown_piece(httplib::Response& res, const std::string& id) {
+    send_error(res, 404, fmt::format("no piece {} (unknown, or removed to keep the server's storage under its cap)", id));
   }
 
-  json describe(const Job& j) const {  // (mu held)
-    json d{{"id", j.id}, {"run", j.run}, {"status", j.status}, {"stage", j.stage}, {"progress", j.progress}, {"params", j.params}, {"urls", urls(j)}};
-    if (j.status == "queued") {
-      std::size_t pos = 0;
-      for (const auto& q : queue) {
-        ++pos;
-        if (q.get() == &j) break;
-      }
-      d["position"] = pos;
-    }
-    if (!j.error.empty()) d["error"] = j.error;
-    if (j.status == "done") {
-      d["summary"] = j.summary;
-      d["seconds_taken"] = j.seconds_taken;
-    }
-    return d;
-  }
-
-  // Reads the request's settings (a JSON body, or the fields of a multipart form with an
-  // optional "primer" file) into a job; BadRequest says what is wrong.
-  std::shared_ptr<Job> parse_compose(const httplib::Request& req) {
-    json p = json::object();
-    const httplib::MultipartFormData* primer = nullptr;
-    if (req.is_multipart_form_data()) {
-      for (const auto& [name, field] : req.files) {
-        if (name == "primer") primer = &field;
-        else if (name == "params") {
-          try {
-            json given = json::parse(field.content);
-            if (!given.is_object()) throw BadRequest(400, "params: must be a JSON object");
-            p.update(given);
-          } catch (const json::exception& e) {
-            throw BadRequest(400, fmt::format("params: not JSON: {}", e.what()));
-          }
-        } else {
-          p[name] = field.content;
-        }
-      }
-    } else if (!req.body.empty()) {
-      try {
-        p = json::parse(req.body);
-      } catch (const json::exception& e) {
-        throw BadRequest(400, fmt::format("the body is not JSON: {}", e.what()));
-      }
-      if (!p.is_object()) throw BadRequest(400, "the body must be a JSON object");
-    }
-    static const std::set<std::string> known = {"run", "bars", "seconds", "temperature", "top_p", "key", "key_strength", "tempo",
-                                                "program", "instruments", "no_drums", "seed", "max_copy", "keep_primer",
-                                                "mode", "from", "fill_bars", "add"};
-    for (auto& [k, v] : p.items()) {
-      if (!known.count(k)) throw BadRequest(400, fmt::format("unknown setting '{}'; known: run, bars, seconds, temperature, top_p, key, key_strength, tempo, program, instruments, no_drums, seed, max_copy, keep_primer, mode, from, fill_bars, add", k));
-    }
-    auto job = std::make_shared<Job>();
-    job->run = p.contains("run") && p["run"].is_string() ? p["run"].get<std::string>() : run_order.front();
-    if (!runs.count(job->run)) throw BadRequest(404, fmt::format("unknown run '{}'; GET /api/runs lists the runs served", job->run));
-    auto& g = job->g;
-    bool has_seconds = p.contains("seconds") && !p["seconds"].is_null() && !(p["seconds"].is_string() && p["seconds"].get<std::string>().empty());
-    if (has_seconds) {
-      g.seconds = in_range(p, "seconds", 0, 1, o.max_seconds);
-    } else {
-      g.bars = static_cast<int>(in_range(p, "bars", 8, 1, o.max_bars));
-      if (p.contains("bars") && number(p["bars"], "bars") != g.bars) throw BadRequest(400, "bars: must be a whole number");
-    }
-    g.temperature = in_range(p, "temperature", 1.0, 0.05, 3.0);
-    g.top_p = in_range(p, "top_p", 0.95, 0.01, 1.0);
-    g.tempo_bpm = in_range(p, "tempo", 0, 0, 400);
-    if (g.tempo_bpm > 0 && g.tempo_bpm < 20) throw BadRequest(400, "tempo: 0 (the model's) or between 20 and 400 BPM");
-    g.program = static_cast<int>(in_range(p, "program", 0, 0, 127));
-    g.max_copy = static_cast<int>(in_range(p, "max_copy", 16, 0, 1000));
-    g.seed = static_cast<std::uint64_t>(in_range(p, "seed", static_cast<double>(std::random_device{}() % 1000000), 0, 9007199254740991.0));
-    std::string key = p.contains("key") && p["key"].is_string() ? p["key"].get<std::string>() : "";
-    if (!key.empty() && key != "none") {
-      try {
-        g.key = generate::parse_key(key);
-      } catch (const Error& e) {
-        throw BadRequest(400, fmt::format("key: {}", e.what()));
-      }
-      g.key_strength = in_range(p, "key_strength", -1, -1, 100);  // -1: the generator's default (as the command line's)
-    }
-    auto flag = [&](const char* name) {
-      if (!p.contains(name)) return false;
-      const auto& v = p[name];
-      return v.is_boolean() ? v.get<bool>() : (v.is_string() && (v == "true" || v == "1" || v == "on"));
-    };
-    g.keep_primer = flag("keep_primer");
-    g.no_drums = flag("no_drums");
-    std::string instruments = p.contains("instruments") && p["instruments"].is_string() ? p["instruments"].get<std::string>() : "";
-    if (!instruments.empty()) {
-      try {
-        g.instruments = music::parse_instruments(instruments);
-      } catch (const Error& e) {
-        throw BadRequest(400, fmt::format("instruments: {}", e.what()));
-      }
-    }
-    job->id = new_id();
-    job->dir = data_dir + "/pieces/" + job->id;
-    job->mode = p.contains("mode") && p["mode"].is_string() ? p["mode"].get<std::string>() : "compose";
-    if (job->mode != "compose") parse_song_job(*job, p, primer);
-    else if (primer) {
-      if (primer->content.size() > o.max_upload_bytes) {
-        throw BadRequest(413, fmt::format("primer '{}': {} bytes, more than the limit of {}", primer->filename, primer->content.size(), o.max_upload_bytes));
-      }
-      check_midi_upload(primer->content, "primer", primer->filename.empty() ? "primer" : primer->filename);
-      fs::create_directories(job->dir);
-      write_file_atomic(job->dir + "/primer.mid", primer->content);
-      p["primer"] = primer->filename;
-    }
-    job->params = p;
-    job->params["run"] = job->run;
-    job->params["seed"] = g.seed;
-    return job;
-  }
-
-  // A job on the user's song (mode open, infill or accompany): the song is the uploaded file
-  // (field "primer") or a piece made before ("from": its id); infill takes "fill_bars" ("9-16")
-  // and "instruments", accompany "add". The song is copied into the job's folder as song.mid.
-  void parse_song_job(Job& job, json& p, const httplib::MultipartFormData* upload) {
-    if (job.mode != "open" && job.mode != "infill" && job.mode != "accompany") {
-      throw BadRequest(400, fmt::format("mode '{}': use compose, open, infill or accompany", job.mode));
-    }
-    std::string song;
-    if (upload) {
-      if (upload->content.size() > o.max_upload_bytes) throw BadRequest(413, fmt::format("song '{}': {} bytes, more than the limit of {}", upload->filename, upload->content.size(), o.max_upload_bytes));
-      song = upload->content;
-      p["song"] = upload->filename;
-    } else if (p.contains("from") && p["from"].is_string()) {
-      std::lock_guard<std::mutex> lock(mu);
-      static const std::regex kId("[0-9a-f]{16}");
-      const std::string from = p["from"].get<std::string>();
-      auto it = std::regex_match(from, kId) ? jobs.find(from) : jobs.end();
-      if (it == jobs.end() || it->second->status != "done") throw BadRequest(404, fmt::format("from: no finished piece {}", from));
-      song = read_text(it->second->dir + "/piece.mid");
-    } else {
-      throw BadRequest(400, fmt::format("mode {}: send the song (a MIDI file in the field 'primer') or 'from' (a piece id)", job.mode));
-    }
-    check_midi_upload(song, "song", p.value("song", "song"));
-    auto& f = job.fill;
-    f.temperature = job.g.temperature;
-    f.top_p = job.g.top_p;
-    f.seed = job.g.seed;
-    f.max_copy = job.g.max_copy;
-    f.instruments = job.g.instruments;
-    try {
-      if (job.mode == "infill") {
-        if (!p.contains("fill_bars") || !p["fill_bars"].is_string()) throw BadRequest(400, "infill: give fill_bars, e.g. \"9-16\"");
-        std::tie(f.first_bar, f.end_bar) = generate::parse_bars(p["fill_bars"].get<std::string>());
-      } else if (job.mode == "accompany") {
-        if (!p.contains("add") || !p["add"].is_string()) throw BadRequest(400, "accompany: give add, e.g. \"bass,drums\"");
-        f.add = true;
-        f.instruments = music::parse_instruments(p["add"].get<std::string>());
-      }
-    } catch (const Error& e) {
-      throw BadRequest(400, e.what());
-    }
-    fs::create_directories(job.dir);
-    write_file_atomic(job.dir + "/song.mid", song);
-  }
-
+  // POST /api/compose: the request read and checked (compose_request.h), then queued with its
+  // folder: the primer or song copied in (for "from", the finished piece's MIDI).
   void compose(const httplib::Request& req, httplib::Response& res) {
-    std::shared_ptr<Job> job;
+    auto job = std::make_shared<Job>();
     try {
-      job = parse_compose(req);
+      ComposeRequest r = parse_compose_request(body_of(req), limits());
+      job->id = new_id();
+      job->dir = data_dir + "/pieces/" + job->id;
+      job->run = r.run;
+      job->mode = r.mode;
+      job->g = r.g;
+      job->fill = r.fill;
+      job->params = r.params;
+      std::string bytes = r.upload ? r.upload->content : "";
+      if (!r.from.empty()) bytes = finished_piece_midi(r.from);
+      if (!bytes.empty()) {
+        fs::create_directories(job->dir);
+        write_file_atomic(job->dir + (r.mode == "compose" ? "/primer.mid" : "/song.mid"), bytes);
+      }
     } catch (const BadRequest& e) {
       return send_error(res, e.status, e.what());
     }
-    std::lock_guard<std::mutex> lock(mu);
-    if (queue.size() >= o.queue_capacity) {
-      int retry = std::max(1, static_cast<int>(std::ceil(mean_job_s * static_cast<double>(queue.size()) / 2)));
+    if (int retry = queue.push(job)) {
       res.set_header("Retry-After", std::to_string(retry));
-      if (fs::exists(job->dir)) fs::remove_all(job->dir);
-      return send_json(res, 503, {{"error", fmt::format("the queue is full ({} pieces waiting); try again in about {} s", queue.size(), retry)},
+      std::error_code ec;
+      fs::remove_all(job->dir, ec);
+      return send_json(res, 503, {{"error", fmt::format("the queue is full ({} pieces waiting); try again in about {} s", o.queue_capacity, retry)},
                                   {"retry_after_s", retry}});
     }
-    jobs[job->id] = job;
-    queue.push_back(job);
-    cv.notify_all();
     res.set_header("Location", "/api/pieces/" + job->id);
-    send_json(res, 202, describe(*job));
+    auto d = queue.describe(job->id);  // (nullopt only if the storage cap removed it already)
+    send_json(res, 202, d ? *d : json{{"id", job->id}, {"urls", piece_urls(job->id)}});
+  }
+
+  static RequestBody body_of(const httplib::Request& req) {
+    RequestBody b;
+    b.multipart = req.is_multipart_form_data();
+    if (!b.multipart) b.text = req.body;
+    for (const auto& [name, field] : req.files) b.fields.push_back({name, field.filename, field.content});
+    return b;
+  }
+
+  RequestLimits limits() const {
+    RequestLimits l;
+    l.runs = run_order;
+    l.max_bars = o.max_bars;
+    l.max_seconds = o.max_seconds;
+    l.max_upload_bytes = o.max_upload_bytes;
+    l.default_seed = std::random_device{}() % 1000000;
+    return l;
+  }
+
+  // The MIDI of a finished piece, as the song of a new job ("from").
+  std::string finished_piece_midi(const std::string& id) {
+    static const std::regex kId("[0-9a-f]{16}");
+    std::string path;
+    if (std::regex_match(id, kId)) {
+      queue.with_job(id, [&](const Job& j) {
+        if (j.status == "done") path = j.dir + "/piece.mid";
+      });
+    }
+    if (path.empty()) throw BadRequest(404, fmt::format("from: no finished piece {}", id));
+    std::string bytes = read_text(path);
+    check_midi_upload(bytes, "song", "song");
+    return bytes;
   }
 
   // --- the worker ---------------------------------------------------------------------------
 
-  void set(Job& j, const std::string& stage, double progress) {
-    std::lock_guard<std::mutex> lock(mu);
-    j.stage = stage;
-    j.progress = progress;
-  }
+  void set(Job& j, const std::string& stage, double progress) { queue.set_stage(j, stage, progress); }
 
   void work() {
-    for (;;) {
-      std::shared_ptr<Job> job;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [this] { return stopping || (!paused && !queue.empty()); });
-        if (stopping) return;
-        job = queue.front();
-        queue.pop_front();
-        job->status = "running";
-        job->stage = "loading the model";
-      }
+    while (auto job = queue.next()) {
       auto t0 = Clock::now();
       std::string error;
+      json summary;
       try {
-        run_job(*job);
+        summary = run_job(*job);
       } catch (const std::exception& e) {
         error = e.what();
       }
-      double took = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double took = std::chrono::duration<double>(Clock::now() - t0).count();
       std::uint64_t bytes = 0;
       std::error_code ec;
       if (fs::exists(job->dir)) {
         for (const auto& f : fs::directory_iterator(job->dir, ec)) bytes += f.is_regular_file() ? f.file_size() : 0;
       }
-      std::lock_guard<std::mutex> lock(mu);
-      job->seconds_taken = took;
-      job->bytes = bytes;
-      if (error.empty()) {
-        job->status = "done";
-        job->stage = "done";
-        job->progress = 1;
-        mean_job_s = 0.7 * mean_job_s + 0.3 * took;
-      } else {
-        job->status = "failed";
-        job->stage = "failed";
-        job->error = error;
-      }
-      finished.push_back(job->id);
-      stored_bytes += bytes;
-      // The storage cap: remove the oldest pieces (never the one just made).
-      while (stored_bytes > o.max_storage_bytes && finished.size() > 1) {
-        auto old = jobs.find(finished.front());
-        finished.pop_front();
-        if (old == jobs.end()) continue;
-        stored_bytes -= std::min(stored_bytes, old->second->bytes);
-        fs::remove_all(old->second->dir, ec);
-        jobs.erase(old);
-      }
+      queue.finish(*job, error, took, bytes, summary);
     }
   }
 
-  void run_job(Job& job) {
+  // Composes the job's piece into its folder; returns its summary.
+  json run_job(Job& job) {
     Run& run = *runs.at(job.run);
     if (!run.generator) run.generator = std::make_unique<generate::Generator>(run.dir);
     auto& gen = *run.generator;
@@ -617,13 +393,13 @@ struct Server::Impl {
     eval::add_metrics(set1);
     json analysis = eval::analyze(set1, run.reference.get());
     write_file_atomic(job.dir + "/analysis.json", analysis.dump() + "\n");
-    std::lock_guard<std::mutex> lock(mu);
-    job.summary = {{"notes", p.notes}, {"bars", p.bars}, {"seconds", p.seconds}, {"longest_copy_onsets", p.copy.longest_onsets},
+    json summary = {{"notes", p.notes}, {"bars", p.bars}, {"seconds", p.seconds}, {"longest_copy_onsets", p.copy.longest_onsets},
                    {"longest_copy_seconds", p.copy.longest_seconds},
                    {"longest_copy_from", p.copy_source.empty() ? "" : fs::path(p.copy_source).filename().string()},
                    {"max_copy", g.max_copy}, {"stopped_by_gate", p.stopped_by_gate}, {"wav", !sf.empty()},
                    {"reference", run.reference != nullptr}, {"mode", job.mode}};
-    if (!song_summary.is_null()) job.summary.update(song_summary);
+    if (!song_summary.is_null()) summary.update(song_summary);
+    return summary;
   }
 
   // The song of an open, infill or accompany job as a piece: as it is, or with its new material
@@ -768,12 +544,6 @@ void Server::stop() { impl_->http.stop(); }
 const std::string& Server::data_dir() const { return impl_->data_dir; }
 void Server::set_log(std::function<void(const std::string&)> log) { impl_->log = std::move(log); }
 
-void Server::set_paused(bool paused) {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->paused = paused;
-  }
-  impl_->cv.notify_all();
-}
+void Server::set_paused(bool paused) { impl_->queue.set_paused(paused); }
 
 }  // namespace arioso::serve
