@@ -135,6 +135,51 @@ TEST(Model, SaveLoadGivesIdenticalLogits) {
   std::filesystem::remove_all(dir);
 }
 
+// Damaged checkpoints (bytes overwritten anywhere, or cut short): each one fails with an arioso
+// error naming the file, or loads the very weights that were saved (the damage hit padding or the
+// optimizer's state, which the hash does not cover); never another exception, never a crash.
+TEST(Model, DamagedCheckpointsFailWithAnErrorNamingTheFile) {
+  std::string dir = temp_dir("ckpt-damage");
+  torch::manual_seed(5);
+  auto cfg = model::ModelConfig::preset_for("lstm", "tiny", 40);
+  auto m = model::make_model(cfg);
+  model::CheckpointMeta meta;
+  meta.model = cfg;
+  meta.tokenizer = music::TokenizerConfig{}.to_json();
+  torch::optim::Adam opt(m->parameters(), torch::optim::AdamOptions(1e-3));
+  model::save_checkpoint(dir + "/good.pt", meta, *m, &opt);
+  const auto bytes = read_file_bytes(dir + "/good.pt");
+  const std::string good(bytes.begin(), bytes.end());
+  ASSERT_GT(good.size(), 1000u);
+  std::mt19937 rng(17);
+  int loaded = 0, refused = 0;
+  for (int k = 0; k < 120; ++k) {
+    std::string bad = good;
+    if (k % 4 == 3) {
+      bad.resize(rng() % good.size());
+    } else {
+      const std::size_t at = rng() % good.size();
+      for (std::size_t i = at; i < std::min(good.size(), at + 1 + rng() % 40); ++i) bad[i] = static_cast<char>(rng());
+    }
+    const std::string path = dir + "/bad" + std::to_string(k) + ".pt";
+    write_file_atomic(path, bad);
+    try {
+      auto n = model::load_checkpoint(path, nullptr);
+      ++loaded;
+      // What loads is the model that was saved: a damaged weight is caught by its checksum.
+      auto a = m->named_parameters(), b = n->named_parameters();
+      for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << "damage " << k << ": " << p.key();
+    } catch (const Error& e) {
+      ++refused;
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "damage " << k << ": not an arioso error: " << e.what();
+    }
+  }
+  EXPECT_GT(refused, 60) << loaded << " loaded";  // most bytes are the weights' or the archive's structure
+  std::filesystem::remove_all(dir);
+}
+
 // The hand-written layer against torch::nn::LSTM with the same weights: outputs, last states
 // and the gradients of every input, with a loss that reaches y, h_n and c_n, from non-zero
 // initial states; odd sizes and one-row batches (the layouts oneDNN is given change with them).
