@@ -221,7 +221,9 @@ TEST(Cli, ArrangementsWithInstrumentControl) {
         bass += t["notes"].get<std::size_t>();
       }
     }
-    if (asked) EXPECT_LE(pitched_tracks, 1) << j.dump();
+    if (asked) {
+      EXPECT_LE(pitched_tracks, 1) << j.dump();
+    }
   }
   EXPECT_GT(bass + drums, 0u);
   EXPECT_TRUE(fs::exists(dir + "/out/asked-1.png"));

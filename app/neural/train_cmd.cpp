@@ -49,6 +49,7 @@ int cmd_train(int argc, char** argv) {
   app.add_option("--window", o.window, "tokens per training window (default 256 LSTM, context for Transformer)");
   app.add_option("--lr", o.lr)->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay)->capture_default_str();
+  app.add_option("--dropout", o.dropout, "dropout between layers and before the output (default: the preset's, 0.2 for 2xH and small)")->check(CLI::Range(0.0, 0.9));
   app.add_option("--optimizer", o.optimizer, "adamw or rmsprop (the tutorial's)")->capture_default_str();
   app.add_option("--patience", o.patience, "epochs without improvement before stopping (0 = never)")->capture_default_str();
   app.add_option("--infill-share", o.infill_share, "share of the windows arranged for fill-in-the-middle, so that 'arioso infill' and 'accompany' can use the run (tokenizer remi)")

@@ -30,7 +30,7 @@ namespace arioso::train {
 nlohmann::json TrainOptions::to_json() const {
   return {{"corpus", corpus}, {"arch", arch}, {"preset", preset}, {"scalar_input", scalar_input}, {"epochs", epochs},
           {"time_limit_min", time_limit_min}, {"batch_size", batch_size}, {"window", window}, {"lr", lr},
-          {"weight_decay", weight_decay}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
+          {"weight_decay", weight_decay}, {"dropout", dropout}, {"clip", clip}, {"warmup_fraction", warmup_fraction}, {"optimizer", optimizer},
           {"augment", augment}, {"pitch_view", pitch_view}, {"infill_share", infill_share}, {"patience", patience}, {"seed", seed}, {"threads", threads}, {"device", device},
           {"world_size", dist.world_size}};
 }
@@ -44,6 +44,7 @@ static TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o) {
   o.window = j.value("window", o.window);
   o.lr = j.value("lr", o.lr);
   o.weight_decay = j.value("weight_decay", o.weight_decay);
+  o.dropout = j.value("dropout", o.dropout);
   o.clip = j.value("clip", o.clip);
   o.warmup_fraction = j.value("warmup_fraction", o.warmup_fraction);
   o.optimizer = j.value("optimizer", o.optimizer);
@@ -553,6 +554,7 @@ TrainResult train(const TrainOptions& given, const std::atomic<bool>& stop, cons
   if (!opt.resume && opt.preset == "auto") choice = auto_preset(opt.arch, opt.time_limit_min, threads * W, V);
   model::ModelConfig mc = opt.resume ? resume_meta.model : model::ModelConfig::preset_for(opt.arch, choice.preset, V);
   mc.scalar_input = opt.scalar_input;
+  if (!opt.resume && opt.dropout >= 0) mc.dropout = opt.dropout;
   if (!opt.resume) mc.pitch_view = pitch_view_for(opt.pitch_view, corpus.tokenizer);
   if (opt.window <= 0) opt.window = opt.arch == "lstm" ? 256 : mc.context;
   if (opt.arch == "transformer" && opt.window > mc.context) {

@@ -27,6 +27,7 @@ struct TrainOptions {
   int window = 0;              ///< tokens per window; 0 = 256 for LSTM, the context for a Transformer
   double lr = 2e-3;
   double weight_decay = 0.01;
+  double dropout = -1;          ///< < 0: the preset's
   double clip = 1.0;
   double warmup_fraction = 0.02;
   std::string optimizer = "adamw";  ///< adamw | rmsprop
