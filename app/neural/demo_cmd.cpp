@@ -130,11 +130,10 @@ int cmd_demo(int argc, char** argv) {
   // No key and no mask by default: the model's Key tokens carry the key it learned (docs/demo.md).
   gc.key = demo_key;
   gc.g.key_strength = key_strength;
-  gc.g.temperature = 1.0;
-  gc.g.top_p = 0.95;
-  fmt::print("    {}, temperature {}, top-p {}, max copy {} onsets\n",
+  // Sampling: generate's defaults (GenerateOptions, chosen by measurement: docs/demo.md).
+  fmt::print("    {}, temperature {}, top-p {}, repetition penalty {}, max copy {} onsets\n",
              demo_key.empty() ? std::string("key chosen by the model") : fmt::format("in {}{}", demo_key, key_strength >= 0 ? fmt::format(" (mask strength {})", key_strength) : ""),
-             gc.g.temperature, gc.g.top_p, gc.g.max_copy);
+             gc.g.temperature, gc.g.top_p, gc.g.repetition_penalty, gc.g.max_copy);
   auto made = run_generate(gc, true);
   fmt::print("4/4 analysing the pieces against the corpus\n");
   std::vector<std::string> files;

@@ -24,7 +24,9 @@ struct GenerateOptions {
   double temperature = 1.0;
   int top_k = 0;               ///< 0 = off
   double top_p = 0.95;         ///< 1 = off
-  double repetition_penalty = 1.1;  ///< CTRL-style, over the last 64 tokens; 1 = off
+  /// CTRL-style, on the pitches of the last 64 tokens; 1 = off, the default: a penalty pushes
+  /// a piece off the pitches it has and made the pieces less tonal (docs/demo.md)
+  double repetition_penalty = 1.0;
   int no_repeat_ngram = 0;     ///< 0 = off
   bool greedy = false;
   int notes = 0;               ///< stop after this many notes (0 = not this way)

@@ -96,19 +96,19 @@ void check_known(const json& p) {
 }
 
 generate::GenerateOptions read_generate_options(const json& p, const RequestLimits& limits) {
-  generate::GenerateOptions g;
+  generate::GenerateOptions g;  // the command line's defaults, where the request is silent
   if (given(p, "seconds")) {
     g.seconds = in_range(p, "seconds", 0, 1, limits.max_seconds);
   } else {
     g.bars = static_cast<int>(in_range(p, "bars", 8, 1, limits.max_bars));
     if (p.contains("bars") && number(p["bars"], "bars") != g.bars) throw BadRequest(400, "bars: must be a whole number");
   }
-  g.temperature = in_range(p, "temperature", 1.0, 0.05, 3.0);
-  g.top_p = in_range(p, "top_p", 0.95, 0.01, 1.0);
+  g.temperature = in_range(p, "temperature", g.temperature, 0.05, 3.0);
+  g.top_p = in_range(p, "top_p", g.top_p, 0.01, 1.0);
   g.tempo_bpm = in_range(p, "tempo", 0, 0, 400);
   if (g.tempo_bpm > 0 && g.tempo_bpm < 20) throw BadRequest(400, "tempo: 0 (the model's) or between 20 and 400 BPM");
   g.program = static_cast<int>(in_range(p, "program", 0, 0, 127));
-  g.max_copy = static_cast<int>(in_range(p, "max_copy", 16, 0, 1000));
+  g.max_copy = static_cast<int>(in_range(p, "max_copy", g.max_copy, 0, 1000));
   g.seed = static_cast<std::uint64_t>(in_range(p, "seed", static_cast<double>(limits.default_seed), 0, 9007199254740991.0));
   const std::string key = text(p, "key");
   if (!key.empty() && key != "none") {
