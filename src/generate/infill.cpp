@@ -380,45 +380,34 @@ InfillResult Generator::infill(const music::Score& given, const InfillOptions& g
   return finish_infill(given, q, new480, o, std::move(r));
 }
 
-InfillResult Generator::finish_infill(const music::Score& given, const music::Score& q,
-                                      std::vector<music::Note> new480, const InfillOptions& o, InfillResult r) {
-  const auto song_bars = music::remi_bar_ticks(q);
-  const int tpq = given.ticks_per_quarter;
-  const std::uint64_t a = to_tpq(song_bars[static_cast<std::size_t>(o.first_bar)], tpq), b = to_tpq(song_bars[static_cast<std::size_t>(o.end_bar)], tpq);
-  r.first_bar = o.first_bar;
-  r.end_bar = o.end_bar;
-  r.start_tick = a;
-  r.end_tick = b;
-  std::vector<bool> filled = instruments_in(new480);
-  // The song's notes stay as read, but those of the filled instruments that start in the span
-  // (the new material replaces them). Notes the tokenizer does not hold (out of range, parts
-  // beyond the kept ones) always stay.
-  std::vector<bool> replaced_instrument(129, false);
-  if (!o.add) {
-    if (o.instruments) {
-      for (const auto& grp : o.instruments->groups) for (int i : grp) replaced_instrument[static_cast<std::size_t>(i)] = true;
-    } else {
-      replaced_instrument.assign(129, true);
-    }
+namespace {
+
+// The song's notes that stay: all but those of the replaced instruments that start in [a, b)
+// and that the tokenizer holds (notes out of its range, or of parts beyond the kept ones, stay).
+std::vector<music::Note> kept_song_notes(const music::Score& given, std::uint64_t a, std::uint64_t b, const InfillOptions& o, std::size_t& replaced) {
+  std::vector<bool> replaced_instrument(129, o.add ? false : !o.instruments);
+  if (!o.add && o.instruments) {
+    for (const auto& grp : o.instruments->groups) for (int i : grp) replaced_instrument[static_cast<std::size_t>(i)] = true;
   }
-  std::set<std::tuple<int, int>> kept_parts;
-  music::Score out = given;
-  out.notes.clear();
   auto held = [](const music::Note& n) {  // what the tokenizer reads of a note
     return n.drum() ? n.pitch >= music::RemiSettings::kMinDrum && n.pitch <= music::RemiSettings::kMaxDrum
                     : n.pitch >= music::RemiSettings::kMinPitch && n.pitch <= music::RemiSettings::kMaxPitch;
   };
+  std::vector<music::Note> kept;
   for (const auto& n : given.notes) {
     const bool in_span = n.start_tick >= a && n.start_tick < b;
     if (in_span && held(n) && replaced_instrument[static_cast<std::size_t>(music::instrument_of(n))]) {
-      ++r.replaced;
+      ++replaced;
       continue;
     }
-    out.notes.push_back(n);
+    kept.push_back(n);
   }
-  r.kept = out.notes.size();
-  // Where each instrument plays in the song: its channel and track (the most used), else a free
-  // channel (drums on 10) and a new track.
+  return kept;
+}
+
+// Where each filled instrument plays: its (channel, track) in the song (the most used), else a
+// free channel (drums on 10) and a new track.
+std::map<int, std::pair<int, int>> place_instruments(const music::Score& given, const std::vector<bool>& filled) {
   std::map<int, std::map<std::pair<int, int>, int>> uses;
   std::set<int> channels;
   int tracks = 0;
@@ -440,17 +429,35 @@ InfillResult Generator::finish_infill(const music::Score& given, const music::Sc
     channels.insert(ch);
     place[i] = {ch, tracks++};
   }
-  // The seams: a new note ends by the span's end and by the next onset of its pitch on its
-  // channel; one that would start while a kept note of its pitch sounds is left out.
+  return place;
+}
+
+}  // namespace
+
+// The new notes (on the 480-tick grid) into the song at its resolution. At the seams a new note
+// ends by the span's end and by the next onset of its pitch on its channel; one that would start
+// while a kept note of its pitch sounds is left out.
+InfillResult Generator::finish_infill(const music::Score& given, const music::Score& q,
+                                      std::vector<music::Note> new480, const InfillOptions& o, InfillResult r) {
+  const auto song_bars = music::remi_bar_ticks(q);
+  const int tpq = given.ticks_per_quarter;
+  const std::uint64_t a = to_tpq(song_bars[static_cast<std::size_t>(o.first_bar)], tpq), b = to_tpq(song_bars[static_cast<std::size_t>(o.end_bar)], tpq);
+  r.first_bar = o.first_bar;
+  r.end_bar = o.end_bar;
+  r.start_tick = a;
+  r.end_tick = b;
+  const std::vector<bool> filled = instruments_in(new480);
+  music::Score out = given;
+  out.notes = kept_song_notes(given, a, b, o, r.replaced);
+  r.kept = out.notes.size();
+  auto place = place_instruments(given, filled);
   std::map<std::pair<int, int>, std::vector<std::pair<std::uint64_t, std::uint64_t>>> sounding;
   for (const auto& n : out.notes) sounding[{n.channel, n.pitch}].emplace_back(n.start_tick, n.end_tick);
   for (auto& [k, v] : sounding) std::sort(v.begin(), v.end());
   std::sort(new480.begin(), new480.end(), by_time);
   for (const auto& m : new480) {
     music::Note n = m;
-    const int inst = music::instrument_of(m);
-    n.channel = place[inst].first;
-    n.track = place[inst].second;
+    std::tie(n.channel, n.track) = place[music::instrument_of(m)];
     n.start_tick = to_tpq(m.start_tick, tpq);
     n.end_tick = std::min(b, to_tpq(m.end_tick, tpq));
     auto& v = sounding[{n.channel, n.pitch}];
