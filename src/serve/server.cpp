@@ -76,6 +76,12 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+// A piece id: 16 hexadecimal digits (new_id), the only form a request may name a piece by.
+bool is_piece_id(const std::string& id) {
+  static const std::regex kId("[0-9a-f]{16}");
+  return std::regex_match(id, kId);
+}
+
 std::string new_id() {
   static std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()));
   static std::mutex m;
@@ -247,8 +253,7 @@ struct Server::Impl {
   }
 
   static bool valid_id(const std::string& id, httplib::Response& res) {
-    static const std::regex kId("[0-9a-f]{16}");
-    if (std::regex_match(id, kId)) return true;
+    if (is_piece_id(id)) return true;
     send_error(res, 400, "a piece id is 16 hexadecimal digits");
     return false;
   }
@@ -311,9 +316,8 @@ struct Server::Impl {
 
   // The MIDI of a finished piece, as the song of a new job ("from").
   std::string finished_piece_midi(const std::string& id) {
-    static const std::regex kId("[0-9a-f]{16}");
     std::string path;
-    if (std::regex_match(id, kId)) {
+    if (is_piece_id(id)) {
       queue.with_job(id, [&](const Job& j) {
         if (j.status == "done") path = j.dir + "/piece.mid";
       });
