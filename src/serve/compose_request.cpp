@@ -132,6 +132,17 @@ generate::GenerateOptions read_generate_options(const json& p, const RequestLimi
   return g;
 }
 
+// The uploaded file as the `field` ("primer", "song"): within the size limit, a MIDI file with
+// notes; its name goes into the params.
+void take_upload(ComposeRequest& r, const char* field, const RequestLimits& limits) {
+  const FormField& u = *r.upload;
+  if (u.content.size() > limits.max_upload_bytes) {
+    throw BadRequest(413, fmt::format("{} '{}': {} bytes, more than the limit of {}", field, u.filename, u.content.size(), limits.max_upload_bytes));
+  }
+  check_midi_upload(u.content, field, u.filename.empty() ? field : u.filename);
+  r.params[field] = u.filename;
+}
+
 // A job on the user's song (open, infill or accompany): the song is the upload or a piece made
 // before ("from"); infill takes "fill_bars" ("9-16") and "instruments", accompany "add".
 void read_song_mode(ComposeRequest& r, const RequestLimits& limits) {
@@ -140,11 +151,7 @@ void read_song_mode(ComposeRequest& r, const RequestLimits& limits) {
     throw BadRequest(400, fmt::format("mode '{}': use compose, open, infill or accompany", r.mode));
   }
   if (r.upload) {
-    if (r.upload->content.size() > limits.max_upload_bytes) {
-      throw BadRequest(413, fmt::format("song '{}': {} bytes, more than the limit of {}", r.upload->filename, r.upload->content.size(), limits.max_upload_bytes));
-    }
-    check_midi_upload(r.upload->content, "song", r.upload->filename.empty() ? "song" : r.upload->filename);
-    r.params["song"] = r.upload->filename;
+    take_upload(r, "song", limits);
   } else if (p.contains("from") && p["from"].is_string()) {
     r.from = p["from"].get<std::string>();
   } else {
@@ -197,11 +204,7 @@ ComposeRequest parse_compose_request(const RequestBody& body, const RequestLimit
   if (r.mode != "compose") {
     read_song_mode(r, limits);
   } else if (r.upload) {
-    if (r.upload->content.size() > limits.max_upload_bytes) {
-      throw BadRequest(413, fmt::format("primer '{}': {} bytes, more than the limit of {}", r.upload->filename, r.upload->content.size(), limits.max_upload_bytes));
-    }
-    check_midi_upload(r.upload->content, "primer", r.upload->filename.empty() ? "primer" : r.upload->filename);
-    r.params["primer"] = r.upload->filename;
+    take_upload(r, "primer", limits);
   }
   r.params["run"] = r.run;
   r.params["seed"] = r.g.seed;
