@@ -4,6 +4,7 @@
 #include <random>
 #include <set>
 
+#include "eval/analyze.h"
 #include "eval/metrics.h"
 #include "eval/originality.h"
 #include "core/error.h"
@@ -378,4 +379,51 @@ TEST(Metrics, Instruments) {
   EXPECT_EQ(j["drums"]["notes"], 4);
   EXPECT_DOUBLE_EQ(j["pitched"]["nll_sum"].get<double>(), 3);
   EXPECT_DOUBLE_EQ(j["pitched"]["nll_per_note"].get<double>(), 1);  // 3 nats over 3 pitched notes
+}
+
+// Usual ranges are the reference's 5th-95th percentile pitch per instrument; a part is in range
+// with at least 90% of its notes inside, and the reference's own pieces are measured the same way.
+TEST(Analyze, UsualRangesCompareWithTheReferencesOwn) {
+  auto analyzed = [](Score s, const std::string& name) {
+    eval::AnalyzedPiece p;
+    p.file = name;
+    p.metrics = eval::compute_metrics(s);
+    p.score = std::move(s);
+    return p;
+  };
+  // Reference: a bass (program 33) on 40..59 and a piano on 60..79, one note a beat.
+  eval::PieceSet ref;
+  for (int k = 0; k < 2; ++k) {
+    std::vector<std::tuple<std::uint64_t, std::uint64_t, int>> n;
+    for (int i = 0; i < 10; ++i) n.emplace_back(480 * (10 * k + i), 480 * (10 * k + i + 1), 40 + 10 * k + i);
+    for (int i = 0; i < 10; ++i) n.emplace_back(480 * (10 * k + i), 480 * (10 * k + i + 1), 60 + 10 * k + i);
+    Score s = piece(n);
+    for (std::size_t i = 0; i < 10; ++i) s.notes[i].program = 33;
+    ref.pieces.push_back(analyzed(s, "ref" + std::to_string(k)));
+  }
+  // 20 pitches each: the 5th percentile is index 0 (0.95 of 19 rounds down), the 95th index 18.
+  // So bass 40..58 and piano 60..78 (the highest of each is out).
+  // Generated: a bass all inside (10 of 10), a piano with 8 of 10 inside (80%: not in range).
+  std::vector<std::tuple<std::uint64_t, std::uint64_t, int>> n;
+  for (int i = 0; i < 10; ++i) n.emplace_back(480 * i, 480 * (i + 1), 45 + i);
+  for (int i = 0; i < 10; ++i) n.emplace_back(480 * i, 480 * (i + 1), i < 8 ? 62 + i : 90 + i);
+  Score g = piece(n);
+  for (std::size_t i = 0; i < 10; ++i) g.notes[i].program = 33;
+  eval::PieceSet gen;
+  gen.pieces.push_back(analyzed(g, "gen"));
+  auto j = eval::analyze(gen, &ref);
+  EXPECT_EQ(j["reference_ranges"]["33"]["p5"], 40);
+  EXPECT_EQ(j["reference_ranges"]["33"]["p95"], 58);
+  EXPECT_EQ(j["reference_ranges"]["0"]["p95"], 78);
+  const auto& parts = j["pieces"][0]["parts"];
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_DOUBLE_EQ(parts[0]["in_usual_range"].get<double>(), 0.8);  // piano (program 0) first
+  EXPECT_DOUBLE_EQ(parts[1]["in_usual_range"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(j["pieces"][0]["notes_in_usual_range"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(j["pieces"][0]["parts_in_usual_range"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["generated"]["parts_in_usual_range"]["mean"].get<double>(), 0.5);
+  // The reference's own: ref0 has every note inside (1, 1); ref1 loses its two highest notes
+  // (59 and 79: 18 of 20 inside, each part 90%: still in range).
+  EXPECT_DOUBLE_EQ(j["reference"]["notes_in_usual_range"]["mean"].get<double>(), (1.0 + 0.9) / 2);
+  EXPECT_DOUBLE_EQ(j["reference"]["parts_in_usual_range"]["mean"].get<double>(), 1.0);
 }

@@ -85,12 +85,49 @@ static std::map<int, std::pair<int, int>> usual_ranges(const PieceSet& set) {
   return out;
 }
 
+/// A part is "in its usual range" when at least 9 in 10 of its notes are (the corpus's own
+/// parts are measured the same way, so the two figures compare).
+static bool mostly_in_range(std::size_t inside, std::size_t notes) { return 10 * inside >= 9 * notes; }
+
+/// How much of a piece lies in the reference's usual ranges: the share of its pitched notes,
+/// and the share of its pitched parts with at least 9 in 10 of their notes in range (NaN: none).
+struct InRange {
+  double notes = NAN, parts = NAN;
+};
+
+/// Per pitched part (instrument -> notes in range, notes) of a piece within `ranges`.
+static std::map<int, std::pair<std::size_t, std::size_t>> in_range_by_part(const music::Score& s,
+                                                                          const std::map<int, std::pair<int, int>>& ranges) {
+  std::map<int, std::pair<std::size_t, std::size_t>> by;
+  for (const auto& [i, ps] : pitches_by_instrument(s)) {
+    if (i == 128) continue;
+    auto r = ranges.find(i);
+    std::size_t in = 0;
+    if (r != ranges.end()) for (int p : ps) in += p >= r->second.first && p <= r->second.second;
+    by[i] = {in, ps.size()};
+  }
+  return by;
+}
+
+static InRange in_range(const music::Score& s, const std::map<int, std::pair<int, int>>& ranges) {
+  std::size_t notes = 0, inside = 0, parts_inside = 0;
+  const auto by = in_range_by_part(s, ranges);
+  for (const auto& [i, c] : by) {
+    inside += c.first, notes += c.second;
+    parts_inside += mostly_in_range(c.first, c.second);
+  }
+  InRange r;
+  if (notes) r.notes = static_cast<double>(inside) / static_cast<double>(notes);
+  if (!by.empty()) r.parts = static_cast<double>(parts_inside) / static_cast<double>(by.size());
+  return r;
+}
+
 /// Each part of a piece: notes, share of the piece's notes, lowest and highest pitch, and with
 /// the reference's usual ranges the share of its notes inside its instrument's.
-static nlohmann::json parts_json(const music::Score& s, const std::map<int, std::pair<int, int>>* ranges, double* in_range_share) {
+static nlohmann::json parts_json(const music::Score& s, const std::map<int, std::pair<int, int>>* ranges) {
   nlohmann::json parts = nlohmann::json::array();
-  std::size_t pitched = 0, inside = 0;
   const double beats = static_cast<double>(s.end_tick()) / s.ticks_per_quarter;
+  const auto in = ranges ? in_range_by_part(s, *ranges) : std::map<int, std::pair<std::size_t, std::size_t>>{};
   for (const auto& [i, ps] : pitches_by_instrument(s)) {
     const auto [lo, hi] = std::minmax_element(ps.begin(), ps.end());
     music::Score part = s;
@@ -101,17 +138,9 @@ static nlohmann::json parts_json(const music::Score& s, const std::map<int, std:
                      {"notes_per_beat", beats > 0 ? nlohmann::json(static_cast<double>(ps.size()) / beats) : nlohmann::json(nullptr)}};
     if (i == 128) j["groove_consistency"] = number(groove_consistency(part, measure_ticks(part)));
     else j["polyphony"] = number(polyphony(part));
-    if (ranges && i != 128) {
-      auto r = ranges->find(i);
-      std::size_t in = 0;
-      if (r != ranges->end()) for (int p : ps) in += p >= r->second.first && p <= r->second.second;
-      j["in_usual_range"] = static_cast<double>(in) / static_cast<double>(ps.size());
-      pitched += ps.size();
-      inside += in;
-    }
+    if (ranges && i != 128) j["in_usual_range"] = static_cast<double>(in.at(i).first) / static_cast<double>(in.at(i).second);
     parts.push_back(j);
   }
-  if (in_range_share) *in_range_share = pitched ? static_cast<double>(inside) / static_cast<double>(pitched) : NAN;
   return parts;
 }
 
@@ -132,14 +161,17 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     for (const auto& p : ref->pieces) index.add_piece(p.symbols);
   }
   json pieces = json::array();
-  std::vector<double> longest, n4, n8, n16, in_range;
+  std::vector<double> longest, n4, n8, n16, notes_in, parts_in;
   const auto ranges = ref ? usual_ranges(*ref) : std::map<int, std::pair<int, int>>{};
   for (const auto& p : gen.pieces) {
     json j{{"file", p.file}, {"notes", p.score.notes.size()}, {"onsets", p.onsets.size()}};
     for (const auto& name : metric_names()) j[name] = number(p.metrics.at(name));
-    double share = NAN;
-    j["parts"] = parts_json(p.score, ref ? &ranges : nullptr, &share);
-    if (ref) j["notes_in_usual_range"] = number(share), in_range.push_back(share);
+    j["parts"] = parts_json(p.score, ref ? &ranges : nullptr);
+    if (ref) {
+      const InRange r = in_range(p.score, ranges);
+      j["notes_in_usual_range"] = number(r.notes), j["parts_in_usual_range"] = number(r.parts);
+      notes_in.push_back(r.notes), parts_in.push_back(r.parts);
+    }
     if (ref) {
       CopyReport r = index.longest_copy(p.onsets);
       double a = novel_ngram_share(p.symbols, index, 4), b = novel_ngram_share(p.symbols, index, 8),
@@ -177,7 +209,16 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     g["novel_4gram_share"] = summary(n4);
     g["novel_8gram_share"] = summary(n8);
     g["novel_16gram_share"] = summary(n16);
-    g["notes_in_usual_range"] = summary(in_range);
+    g["notes_in_usual_range"] = summary(notes_in);
+    g["parts_in_usual_range"] = summary(parts_in);
+    // The reference's own pieces by the same ranges, so that the figures compare.
+    std::vector<double> ref_notes, ref_parts;
+    for (const auto& p : ref->pieces) {
+      const InRange x = in_range(p.score, ranges);
+      ref_notes.push_back(x.notes), ref_parts.push_back(x.parts);
+    }
+    r["notes_in_usual_range"] = summary(ref_notes);
+    r["parts_in_usual_range"] = summary(ref_parts);
     json rj = json::object();
     for (const auto& [i, lh] : ranges) rj[std::to_string(i)] = {{"name", music::instrument_name(i)}, {"p5", lh.first}, {"p95", lh.second}};
     out["reference_ranges"] = rj;
