@@ -290,6 +290,22 @@ TEST(Structure, RepeatedBars) {
   EXPECT_DOUBLE_EQ(eval::repeated_bar_rate(w, false), 2.0 / 3);
 }
 
+TEST(Structure, NotesHeldIntoTheirPartsNextOnset) {
+  // A bass line: C held over the next onset (0-720 against 480), D ending at the next (480-960
+  // against 960), E the last (never counted). A piano chord of two notes struck together at 0,
+  // both ending at 1440 after the piano's next onset at 960: 2 held. Drums never count.
+  Score s = piece({{0, 720, 36}, {480, 960, 38}, {960, 1440, 40}});
+  for (auto& n : s.notes) n.program = 33;
+  Score piano = piece({{0, 1440, 60}, {0, 1440, 64}, {960, 1200, 67}});
+  Score drums = piece({{0, 960, 36}, {480, 540, 38}}, 9);
+  s.notes.insert(s.notes.end(), piano.notes.begin(), piano.notes.end());
+  s.notes.insert(s.notes.end(), drums.notes.begin(), drums.notes.end());
+  EXPECT_DOUBLE_EQ(eval::held_over_rate(s), 3.0 / 4);  // of C, D, and the chord's two notes
+  EXPECT_TRUE(std::isnan(eval::held_over_rate(drums)));
+  EXPECT_TRUE(std::isnan(eval::held_over_rate(piece({{0, 480, 60}, {0, 480, 64}}))));  // one onset: nothing after
+  EXPECT_DOUBLE_EQ(eval::compute_metrics(s).at("held_over_rate"), 3.0 / 4);
+}
+
 TEST(Structure, DissonantSimultaneities) {
   // A C major triad (3 consonant pairs), then C with F# (a tritone), then a held C under a
   // struck C# (a minor second): 2 of 5 pairs; drums never count.

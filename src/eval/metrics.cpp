@@ -76,7 +76,7 @@ const std::vector<std::string>& metric_names() {
       "pitch_range", "n_pitches_used", "n_pitch_classes_used", "polyphony", "polyphony_rate", "pitch_in_scale_rate",
       "scale_consistency", "pitch_entropy", "pitch_class_entropy", "empty_beat_rate", "empty_measure_rate",
       "groove_consistency", "notes_per_beat", "distinct_ioi", "repeated_bars", "repeated_bars_transposed",
-      "dissonance_rate", "key_stability", "instruments", "drum_part", "drum_hits_per_bar"};
+      "dissonance_rate", "held_over_rate", "key_stability", "instruments", "drum_part", "drum_hits_per_bar"};
   return k;
 }
 
@@ -250,6 +250,7 @@ Metrics compute_metrics(const music::Score& s) {
   m["repeated_bars"] = repeated_bar_rate(s, false);
   m["repeated_bars_transposed"] = repeated_bar_rate(s, true);
   m["dissonance_rate"] = dissonance_rate(s);
+  m["held_over_rate"] = held_over_rate(s);
   m["key_stability"] = key_stability(s);
   // Instruments: the parts a piece has (pitched programs and the drums), whether it has drums,
   // and drum hits per bar (NaN without drums).

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
+#include "music/instruments.h"
 #include "music/key.h"
 
 namespace arioso::eval {
@@ -51,6 +53,26 @@ double repeated_bar_rate(const music::Score& score, bool transposed) {
     if (!seen.insert(key).second) ++repeats;
   }
   return with_notes ? static_cast<double>(repeats) / with_notes : kNaN;
+}
+
+double held_over_rate(const music::Score& score) {
+  std::map<int, std::vector<const music::Note*>> parts;
+  for (const auto& n : score.notes) if (!n.drum()) parts[music::instrument_of(n)].push_back(&n);
+  std::int64_t notes = 0, held = 0;
+  for (auto& entry : parts) {
+    auto& ns = entry.second;
+    std::vector<std::uint64_t> onsets;
+    for (const auto* n : ns) onsets.push_back(n->start_tick);
+    std::sort(onsets.begin(), onsets.end());
+    onsets.erase(std::unique(onsets.begin(), onsets.end()), onsets.end());
+    for (const auto* n : ns) {
+      auto next = std::upper_bound(onsets.begin(), onsets.end(), n->start_tick);
+      if (next == onsets.end()) continue;
+      ++notes;
+      held += n->end_tick > *next;
+    }
+  }
+  return notes ? static_cast<double>(held) / static_cast<double>(notes) : kNaN;
 }
 
 double dissonance_rate(const music::Score& score) {

@@ -16,6 +16,10 @@ double repeated_bar_rate(const music::Score& score, bool transposed);
 /// the share a minor second, tritone or major seventh apart, in any octave (interval classes 1
 /// and 6). NaN without such pairs.
 double dissonance_rate(const music::Score& score);
+/// Of the pitched notes after which their part (instrument) strikes again, the share still
+/// sounding at that next onset of their part (a line that overlaps itself; chords struck
+/// together do not count). NaN without such notes.
+double held_over_rate(const music::Score& score);
 /// Share of 4-bar windows with notes whose estimated key is the whole piece's (music/key.h).
 /// NaN without notes.
 double key_stability(const music::Score& score);
