@@ -168,21 +168,19 @@ nlohmann::json analyze(const PieceSet& gen, const PieceSet* ref) {
     for (const auto& name : metric_names()) j[name] = number(p.metrics.at(name));
     j["parts"] = parts_json(p.score, ref ? &ranges : nullptr);
     if (ref) {
-      const InRange r = in_range(p.score, ranges);
-      j["notes_in_usual_range"] = number(r.notes), j["parts_in_usual_range"] = number(r.parts);
-      notes_in.push_back(r.notes), parts_in.push_back(r.parts);
-    }
-    if (ref) {
-      CopyReport r = index.longest_copy(p.onsets);
+      const InRange in = in_range(p.score, ranges);
+      j["notes_in_usual_range"] = number(in.notes), j["parts_in_usual_range"] = number(in.parts);
+      notes_in.push_back(in.notes), parts_in.push_back(in.parts);
+      const CopyReport copy = index.longest_copy(p.onsets);
       double a = novel_ngram_share(p.symbols, index, 4), b = novel_ngram_share(p.symbols, index, 8),
              c = novel_ngram_share(p.symbols, index, 16);
-      j["originality"] = {{"longest_copy_onsets", r.longest_onsets},
-                          {"longest_copy_seconds", r.longest_seconds},
-                          {"longest_copy_from", r.piece >= 0 ? json(ref->pieces[static_cast<std::size_t>(r.piece)].file) : json(nullptr)},
+      j["originality"] = {{"longest_copy_onsets", copy.longest_onsets},
+                          {"longest_copy_seconds", copy.longest_seconds},
+                          {"longest_copy_from", copy.piece >= 0 ? json(ref->pieces[static_cast<std::size_t>(copy.piece)].file) : json(nullptr)},
                           {"novel_4gram_share", a},
                           {"novel_8gram_share", b},
                           {"novel_16gram_share", c}};
-      longest.push_back(static_cast<double>(r.longest_onsets));
+      longest.push_back(static_cast<double>(copy.longest_onsets));
       n4.push_back(a);
       n8.push_back(b);
       n16.push_back(c);
