@@ -2,6 +2,7 @@
 #include "data/prepare.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <unordered_map>
 
@@ -100,6 +101,19 @@ PrepareResult prepare_corpus(const std::vector<std::string>& inputs, const Prepa
     }
     pick->split = s;
   };
+  // Small folders again: a split by hash can hold out far more than asked (3 of 6 files at
+  // 0.1), which a user's few files cannot spare. At most twice the share asked (at least one)
+  // stay held out, those of the smallest hashes; larger corpora keep their split as it was.
+  auto cap = [&](Split s, double fraction) {
+    const auto most = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(2 * fraction * static_cast<double>(c.pieces.size()))));
+    std::vector<Piece*> held;
+    for (auto& p : c.pieces) if (p.split == s) held.push_back(&p);
+    if (held.size() <= most) return;
+    std::sort(held.begin(), held.end(), [](const Piece* a, const Piece* b) { return a->content_hash < b->content_hash; });
+    for (std::size_t i = most; i < held.size(); ++i) held[i]->split = Split::kTrain;
+  };
+  cap(Split::kValid, opt.valid_fraction);
+  cap(Split::kTest, opt.test_fraction);
   ensure(Split::kValid, opt.valid_fraction);
   ensure(Split::kTest, opt.test_fraction);
   nlohmann::json skipped = nlohmann::json::array();
