@@ -264,6 +264,19 @@ TEST(Model, OverfitsOneBatch) {
   EXPECT_LT(loss_v, 0.1);
 }
 
+// A window cut from inside a piece starts with the piece's header; the step from the header into
+// the cut is no piece's, so only it does not count.
+TEST(Train, AWindowsHeaderLeadsIntoNoTarget) {
+  const std::vector<std::int64_t> header = {0, 7, 9}, body = {20, 21, 22, 23, 24, 25};
+  auto r = train::plain_row(header, body.data(), 5);
+  EXPECT_EQ(r.ids, (std::vector<std::int64_t>{0, 7, 9, 20, 21, 22}));
+  EXPECT_EQ(r.cut, 3);
+  EXPECT_EQ(r.target, (std::vector<bool>{true, true, false, true, true}));  // 9 -> 20 does not count
+  auto plain = train::plain_row({}, body.data(), 5);  // a window from a piece's start: every target
+  EXPECT_EQ(plain.ids, (std::vector<std::int64_t>{20, 21, 22, 23, 24, 25}));
+  EXPECT_EQ(plain.target, std::vector<bool>(5, true));
+}
+
 TEST(Train, TheScheduleWarmsUpThenFallsToATenth) {
   EXPECT_DOUBLE_EQ(train::scheduled_lr(1.0, 10, 110, 0), 0.1);     // first warm-up step
   EXPECT_DOUBLE_EQ(train::scheduled_lr(1.0, 10, 110, 9), 1.0);     // warm

@@ -371,6 +371,20 @@ std::int64_t key_before(const Stream& stream, std::int64_t s) {
   return -1;
 }
 
+}  // namespace
+
+PlainRow plain_row(const std::vector<std::int64_t>& header, const std::int64_t* body, std::int64_t T) {
+  PlainRow r;
+  r.ids.assign(header.begin(), header.end());
+  r.cut = static_cast<std::int64_t>(header.size());
+  r.ids.insert(r.ids.end(), body, body + (T + 1 - r.cut));
+  r.target.assign(static_cast<std::size_t>(T), true);
+  if (r.cut > 0) r.target[static_cast<std::size_t>(r.cut - 1)] = false;  // header -> cut: no piece's step
+  return r;
+}
+
+namespace {
+
 /// Inputs and targets (rows, T) of windows [b0, b1), transposed where `augment` and the
 /// window stays in the piano's range, in the ids the model reads (`fresh_view`, a view at the
 /// start of a row: music/pitch_view.h). A window cut from inside a piece with a header starts with
@@ -387,13 +401,17 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     const bool fill = w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty();
     FillRow fr{0, T + 1};
     std::int64_t cut = 0;  // where the row leaves the header for the cut
+    std::vector<bool> counts;  // a plain row's targets that count (plain_row)
     if (fill) {
       fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
     } else {
       auto [hb, he] = stream.header_before(s);
       if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
-      for (std::int64_t h = hb; h < he; ++h) row[static_cast<std::size_t>(cut++)] = stream.tokens[static_cast<std::size_t>(h)];
-      for (std::int64_t t = cut, k = s; t <= T; ++t, ++k) row[static_cast<std::size_t>(t)] = stream.tokens[static_cast<std::size_t>(k)];
+      const std::vector<std::int64_t> header(stream.tokens.begin() + hb, stream.tokens.begin() + he);
+      PlainRow pr = plain_row(header, stream.tokens.data() + s, T);
+      row = std::move(pr.ids);
+      cut = pr.cut;
+      counts = std::move(pr.target);
     }
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
     if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
@@ -407,7 +425,7 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     }
     for (std::int64_t t = 0; t < T; ++t) {
       xa[i - b0][t] = row[static_cast<std::size_t>(t)];
-      const bool target = !fill || (t + 1 >= fr.middle_from && t + 1 < fr.end);
+      const bool target = fill ? t + 1 >= fr.middle_from && t + 1 < fr.end : static_cast<bool>(counts[static_cast<std::size_t>(t)]);
       ya[i - b0][t] = target ? row[static_cast<std::size_t>(t + 1)] : kIgnore;
     }
   }
