@@ -264,17 +264,17 @@ TEST(Model, OverfitsOneBatch) {
   EXPECT_LT(loss_v, 0.1);
 }
 
-// A window cut from inside a piece starts with the piece's header; the step from the header into
-// the cut is no piece's, so only it does not count.
-TEST(Train, AWindowsHeaderLeadsIntoNoTarget) {
+// A window cut from inside a piece starts with the piece's header; after the header comes what
+// follows it in the piece (its first Position), not the cut's token.
+TEST(Train, AWindowsHeaderLeadsWhereThePieceGoes) {
   const std::vector<std::int64_t> header = {0, 7, 9}, body = {20, 21, 22, 23, 24, 25};
-  auto r = train::plain_row(header, body.data(), 5);
+  auto r = train::plain_row(header, 40, body.data(), 5);
   EXPECT_EQ(r.ids, (std::vector<std::int64_t>{0, 7, 9, 20, 21, 22}));
   EXPECT_EQ(r.cut, 3);
-  EXPECT_EQ(r.target, (std::vector<bool>{true, true, false, true, true}));  // 9 -> 20 does not count
-  auto plain = train::plain_row({}, body.data(), 5);  // a window from a piece's start: every target
+  EXPECT_EQ(r.targets, (std::vector<std::int64_t>{7, 9, 40, 21, 22}));  // after 9 comes 40, the piece's
+  auto plain = train::plain_row({}, -1, body.data(), 5);  // a window from a piece's start: the stream
   EXPECT_EQ(plain.ids, (std::vector<std::int64_t>{20, 21, 22, 23, 24, 25}));
-  EXPECT_EQ(plain.target, std::vector<bool>(5, true));
+  EXPECT_EQ(plain.targets, (std::vector<std::int64_t>{21, 22, 23, 24, 25}));
 }
 
 TEST(Train, TheScheduleWarmsUpThenFallsToATenth) {

@@ -373,13 +373,13 @@ std::int64_t key_before(const Stream& stream, std::int64_t s) {
 
 }  // namespace
 
-PlainRow plain_row(const std::vector<std::int64_t>& header, const std::int64_t* body, std::int64_t T) {
+PlainRow plain_row(const std::vector<std::int64_t>& header, std::int64_t after_header, const std::int64_t* body, std::int64_t T) {
   PlainRow r;
   r.ids.assign(header.begin(), header.end());
   r.cut = static_cast<std::int64_t>(header.size());
   r.ids.insert(r.ids.end(), body, body + (T + 1 - r.cut));
-  r.target.assign(static_cast<std::size_t>(T), true);
-  if (r.cut > 0) r.target[static_cast<std::size_t>(r.cut - 1)] = false;  // header -> cut: no piece's step
+  r.targets.assign(r.ids.begin() + 1, r.ids.end());
+  if (r.cut > 0) r.targets[static_cast<std::size_t>(r.cut - 1)] = after_header;
   return r;
 }
 
@@ -401,22 +401,26 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     const bool fill = w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty();
     FillRow fr{0, T + 1};
     std::int64_t cut = 0;  // where the row leaves the header for the cut
-    std::vector<bool> counts;  // a plain row's targets that count (plain_row)
+    std::int64_t after_header = -1;  // a plain row's target after its header (plain_row)
     if (fill) {
       fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
     } else {
       auto [hb, he] = stream.header_before(s);
       if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
       const std::vector<std::int64_t> header(stream.tokens.begin() + hb, stream.tokens.begin() + he);
-      PlainRow pr = plain_row(header, stream.tokens.data() + s, T);
+      PlainRow pr = plain_row(header, hb < he ? stream.tokens[static_cast<std::size_t>(he)] : -1, stream.tokens.data() + s, T);
       row = std::move(pr.ids);
       cut = pr.cut;
-      counts = std::move(pr.target);
+      if (cut > 0) after_header = pr.targets[static_cast<std::size_t>(cut - 1)];
     }
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
     if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
     music::PitchView view = fresh_view;
     for (std::int64_t t = 0; t <= T; ++t) {
+      if (t == cut && after_header >= 0) {  // in the view of the header it follows (a copy: no state kept)
+        music::PitchView v = view;
+        after_header = v.to_model(transposer.shift(after_header, shift));
+      }
       if (view.key_relative() && !fill && t == cut) {
         const auto key = key_before(stream, s);
         if (key >= 0) view.see(transposer.shift(key, shift));
@@ -425,8 +429,8 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     }
     for (std::int64_t t = 0; t < T; ++t) {
       xa[i - b0][t] = row[static_cast<std::size_t>(t)];
-      const bool target = fill ? t + 1 >= fr.middle_from && t + 1 < fr.end : static_cast<bool>(counts[static_cast<std::size_t>(t)]);
-      ya[i - b0][t] = target ? row[static_cast<std::size_t>(t + 1)] : kIgnore;
+      const bool target = !fill || (t + 1 >= fr.middle_from && t + 1 < fr.end);
+      ya[i - b0][t] = !target ? kIgnore : (t + 1 == cut && after_header >= 0) ? after_header : row[static_cast<std::size_t>(t + 1)];
     }
   }
   return {x, y};

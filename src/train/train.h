@@ -115,16 +115,15 @@ double scheduled_lr(double base, double warmup, double total, std::int64_t step)
 
 /// A plain (not fill-in-the-middle) training row: T + 1 ids, `header` first (the piece's header,
 /// for a window cut from inside a piece that has one; empty otherwise), then the stream from the
-/// cut (`body`, at least T + 1 - header.size() ids), and for each of its T targets (target t
-/// predicts id t + 1) whether it counts. The step from the header into the cut is in no piece
-/// (after a header comes its first bar, not the cut's token), so it does not count: counted, it
-/// taught models to declare more instruments after a header than any piece does.
+/// cut (`body`, at least T + 1 - header.size() ids), and its T targets (target t follows id t).
+/// Each target is the next id, except the one after the header: that is `after_header`, what
+/// follows the header in its piece (its first bar's first Position), not the cut's token. Taught
+/// the cut's token there, models learned that a header goes on with more instruments.
 struct PlainRow {
-  std::vector<std::int64_t> ids;
-  std::vector<bool> target;
+  std::vector<std::int64_t> ids, targets;
   std::int64_t cut = 0;  ///< where the body begins
 };
-PlainRow plain_row(const std::vector<std::int64_t>& header, const std::int64_t* body, std::int64_t T);
+PlainRow plain_row(const std::vector<std::int64_t>& header, std::int64_t after_header, const std::int64_t* body, std::int64_t T);
 
 /// Throws Error when `run_dir` already holds a run (last.pt): a new run there would overwrite it.
 void check_new_run_dir(const std::string& run_dir);
