@@ -401,25 +401,25 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     const bool fill = w.fill[static_cast<std::size_t>(i)] != 0 && !stream.fill.empty();
     FillRow fr{0, T + 1};
     std::int64_t cut = 0;  // where the row leaves the header for the cut
-    std::int64_t after_header = -1;  // a plain row's target after its header (plain_row)
+    std::int64_t seam_target = -1;  // a plain row's target after its header (plain_row), then in the model's view
     if (fill) {
       fr = fill_row(stream, vocab, s, w.fill[static_cast<std::size_t>(i)], T, row);
     } else {
       auto [hb, he] = stream.header_before(s);
       if (he - hb >= T / 2) hb = he;  // a header longer than half a window is left out
       const std::vector<std::int64_t> header(stream.tokens.begin() + hb, stream.tokens.begin() + he);
-      PlainRow pr = plain_row(header, hb < he ? stream.tokens[static_cast<std::size_t>(he)] : -1, stream.tokens.data() + s, T);
+      if (hb < he) seam_target = stream.tokens[static_cast<std::size_t>(he)];  // what follows the header in its piece
+      PlainRow pr = plain_row(header, seam_target, stream.tokens.data() + s, T);
       row = std::move(pr.ids);
       cut = pr.cut;
-      if (cut > 0) after_header = pr.targets[static_cast<std::size_t>(cut - 1)];
     }
     int shift = augment ? w.shifts[static_cast<std::size_t>(i)] : 0;
     if (shift != 0 && !transposer.fits(row.data(), static_cast<std::size_t>(fr.end), shift)) shift = 0;
     music::PitchView view = fresh_view;
     for (std::int64_t t = 0; t <= T; ++t) {
-      if (t == cut && after_header >= 0) {  // in the view of the header it follows (a copy: no state kept)
+      if (t == cut && seam_target >= 0) {  // in the view of the header it follows (a copy: no state kept)
         music::PitchView v = view;
-        after_header = v.to_model(transposer.shift(after_header, shift));
+        seam_target = v.to_model(transposer.shift(seam_target, shift));
       }
       if (view.key_relative() && !fill && t == cut) {
         const auto key = key_before(stream, s);
@@ -430,7 +430,8 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const EpochWindows& w, std::int
     for (std::int64_t t = 0; t < T; ++t) {
       xa[i - b0][t] = row[static_cast<std::size_t>(t)];
       const bool target = !fill || (t + 1 >= fr.middle_from && t + 1 < fr.end);
-      ya[i - b0][t] = !target ? kIgnore : (t + 1 == cut && after_header >= 0) ? after_header : row[static_cast<std::size_t>(t + 1)];
+      const bool seam = t + 1 == cut && seam_target >= 0;
+      ya[i - b0][t] = !target ? kIgnore : seam ? seam_target : row[static_cast<std::size_t>(t + 1)];
     }
   }
   return {x, y};
